@@ -1,0 +1,107 @@
+"""The Python API: every CLI command is a function call away. I/O lives here, at the edge."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import __version__
+from .artifact import inspect as _inspect
+from .artifact.facts import ModelFacts
+from .errors import SmokeFailed
+from .index import Cache, Index, IndexConfig, read_pip_config
+from .lock import requirements_txt
+from .lock.output import Staging
+from .report import environment_json, facts_json, smoke_json
+from .rules.db import RulesDB, load_rules
+from .rules.plan import plans_for
+from .smoke.run import SmokeResult, smoke_test
+from .solve.resolve import Environment, solve
+from .target import Target, make_target
+
+REPORT = "kresolve-report.json"
+REQUIREMENTS = "requirements.txt"
+
+
+def inspect(path: str | Path) -> ModelFacts:
+    """What the artifact says about itself. Never imports TensorFlow, never runs model code."""
+    return _inspect(path)
+
+
+@dataclass(frozen=True)
+class LockResult:
+    facts: ModelFacts
+    environment: Environment
+    files: tuple[Path, ...]  # written (or, after a failed smoke test, kept aside)
+    smoke: SmokeResult | None
+    report: dict
+
+
+def lock(
+    model: str | Path,
+    python: str | None = None,
+    platform: str | None = None,
+    out_dir: str | Path = ".",
+    smoke: bool = True,
+    trust_model: bool = False,
+    offline: bool = False,
+    index_config: IndexConfig | None = None,
+    cache: Cache | None = None,
+    rules: RulesDB | None = None,
+    command: str | None = None,
+) -> LockResult:
+    """Solve, lock and (unless `smoke=False`) smoke-test the nearest environment for `model`.
+
+    Existing files in `out_dir` are replaced only when the run succeeds; after a failed smoke
+    test the new lock is kept in `out_dir/kresolve-failed/` and `SmokeFailed` is raised.
+    """
+    facts = inspect(model)
+    target: Target = make_target(python, platform)
+    rules = rules or load_rules()
+    index_config = index_config or read_pip_config()
+    cache = cache or Cache()
+    index = Index(index_config, cache, offline=offline)
+    try:
+        env = solve(plans_for(facts, rules), target, index, rules)
+    finally:
+        index.close()
+    command = command or "kresolve lock " + shlex.join(sys.argv[2:] if sys.argv[1:2] == ["lock"] else [str(model)])
+    report = {
+        "kresolve_report": 1,
+        "kresolve_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "inputs": {
+            "model": str(model),
+            "command": command,
+            "target": target.describe(),
+            "indexes": list(index_config.urls),
+            "rules": {"root": rules.root, "count": rules.count},
+        },
+        "facts": facts_json(facts),
+        "environment": environment_json(env),
+        "lockfiles": [REQUIREMENTS],
+        "smoke": None,
+    }
+    staging = Staging(Path(out_dir))
+    try:
+        lock_path = staging.write(REQUIREMENTS, requirements_txt.render(env, str(model), command, __version__))
+        result = None
+        if smoke:
+            result = smoke_test(
+                facts, lock_path, env.plan.route.loader, env.env_vars, target, index_config,
+                cache.root / "envs", trust=trust_model,
+            )
+            report["smoke"] = smoke_json(result)
+        staging.write(REPORT, json.dumps(report, indent=2) + "\n")
+        if result is not None and result.status == "failed":
+            kept = staging.keep_as("kresolve-failed")
+            raise SmokeFailed(f"smoke test failed for {model}: {result.reason} (the new lock is in {kept}; existing files were left as they were)")
+        written = staging.commit()
+    except BaseException:
+        staging.discard()
+        raise
+    return LockResult(facts, env, tuple(written), result, report)

@@ -1,0 +1,132 @@
+"""Read an HDF5 file's Keras metadata with h5py, in a worker process of its own.
+
+Why a separate process: the HDF5 C library trusts lengths stored in the file, and a single
+flipped bit in a variable-length string reference is enough to make it crash (SIGSEGV) while
+reading an attribute. Inside kresolve that would kill the whole run; in a worker it becomes a
+clean refusal, and the worker is simply started again for the next file.
+
+This file is run as a script (`python -I h5meta.py`) and imports nothing from kresolve: the
+parent sends its `sys.path` first so the worker finds the same h5py. Protocol: one JSON object
+per line each way. Request `{"path": ..., "what": "model" | "keys", "limit": bytes}`; reply
+`{"ok": {...}}` or `{"error": "..."}`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+# Attributes Keras writes at the root of a full-model or save_weights file.
+TEXT_ATTRS = ("keras_version", "backend", "model_config", "training_config")
+H5_ERRORS = (OSError, KeyError, ValueError, RuntimeError, TypeError, IndexError)
+
+
+class MetaError(Exception):
+    """A message for the user: the file is not readable as Keras HDF5."""
+
+
+def _text(value, name: str, limit: int):
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):  # 0-d numpy array
+        value = value.item()
+    if isinstance(value, bytes | bytearray):  # numpy.bytes_ included
+        try:
+            value = bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            raise MetaError(f"attribute {name!r} is not UTF-8 text") from None
+    if not isinstance(value, str):
+        raise MetaError(f"attribute {name!r} is a {type(value).__name__}, expected text")
+    if len(value) > limit:
+        raise MetaError(f"attribute {name!r} is over the {limit // (1024 * 1024)} MiB limit")
+    return str(value)
+
+
+def _attr(node, name: str, limit: int):
+    if name not in node.attrs:
+        return None
+    # Fixed-size values can be refused before they are read; variable-length ones after.
+    if node.attrs.get_id(name).get_storage_size() > limit:
+        raise MetaError(f"attribute {name!r} is over the {limit // (1024 * 1024)} MiB limit")
+    return node.attrs[name]
+
+
+def _layer_names(node, limit: int):
+    """`layer_names`, which Keras splits into layer_names0, layer_names1... when it is large."""
+    if "layer_names" in node.attrs:
+        keys = ["layer_names"]
+    else:
+        keys = []
+        while f"layer_names{len(keys)}" in node.attrs:
+            keys.append(f"layer_names{len(keys)}")
+    if not keys:
+        return None
+    names = []
+    for key in keys:
+        chunk = _attr(node, key, limit)
+        for item in getattr(chunk, "flat", [chunk]):
+            names.append(_text(item, "layer_names", limit))
+    return names
+
+
+def read_metadata(path: str, what: str, limit: int) -> dict:
+    import h5py  # here, so the parent process never needs the HDF5 library loaded
+
+    try:
+        handle = h5py.File(path, "r")
+    except H5_ERRORS as exc:
+        raise MetaError(f"HDF5 signature found but the file cannot be opened ({_reason(exc)}); "
+                        "it may be truncated or damaged") from None
+    try:
+        with handle:
+            keys = list(handle.keys())
+            if what == "keys":
+                return {"root_keys": keys}
+            attrs = {}
+            for name in TEXT_ATTRS:
+                value = _attr(handle, name, limit)
+                attrs[name] = None if value is None else _text(value, name, limit)
+            weights_attrs = {}
+            group = handle.get("model_weights") if "model_weights" in keys else None
+            if isinstance(group, h5py.Group):  # full models also stamp the weights group
+                for name in ("keras_version", "backend"):
+                    value = _attr(group, name, limit)
+                    weights_attrs[name] = None if value is None else _text(value, name, limit)
+            return {
+                "attrs": attrs,
+                "weights_attrs": weights_attrs,
+                "layer_names": _layer_names(handle, limit),
+                "root_keys": keys,
+            }
+    except H5_ERRORS as exc:
+        raise MetaError(f"damaged HDF5 file ({_reason(exc)})") from None
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:200]
+
+
+def answer(request: dict) -> dict:
+    try:
+        return {"ok": read_metadata(request["path"], request["what"], request["limit"])}
+    except MetaError as exc:
+        return {"error": str(exc)}
+    except RecursionError:
+        return {"error": "HDF5 structure nested too deeply"}
+    except ImportError as exc:
+        return {"error": f"cannot read HDF5 files: h5py is not importable ({exc})"}
+
+
+def main() -> None:
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    handshake = stdin.readline()
+    if not handshake:
+        return
+    sys.path[:] = json.loads(handshake)["sys_path"]
+    for line in stdin:
+        reply = answer(json.loads(line))
+        stdout.write(json.dumps(reply).encode("ascii") + b"\n")
+        stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""Command line: parse arguments, call the API, render. No logic of its own."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__, api
+from .errors import KresolveError, SmokeFailed
+from .report import facts_json
+from .target import PLATFORMS
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kresolve", description="The nearest environment in which a saved Keras/TensorFlow model loads again.")
+    parser.add_argument("--version", action="version", version=f"kresolve {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("inspect", help="what a model file says about itself (never runs model code)")
+    p.add_argument("models", nargs="+", metavar="MODEL")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = sub.add_parser("lock", help="solve, lock and smoke-test the nearest environment")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("--python", help="target Python minor, e.g. 3.11 (default: this interpreter)")
+    p.add_argument("--platform", choices=sorted(PLATFORMS), help="target platform (default: this host)")
+    p.add_argument("-o", "--output", default=".", help="directory for requirements.txt and kresolve-report.json")
+    p.add_argument("--no-smoke", action="store_true", help="do not build the environment and load the model")
+    p.add_argument("--trust-model", action="store_true", help="allow the smoke test to run code stored in the model (Lambda layers)")
+    p.add_argument("--offline", action="store_true", help="use only the on-disk cache, never the network")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    return parser
+
+
+def _render_facts(facts) -> None:
+    table = Table(title=f"[bold]{facts.path}[/]", show_header=False, title_justify="left")
+    table.add_column(style="cyan")
+    table.add_column()
+    rows = [
+        ("format", f"{facts.format} — {facts.format_detail}"),
+        ("keras_version", facts.keras_version),
+        ("backend", facts.backend),
+        ("tensorflow_version", facts.tensorflow_version),
+        ("date_saved", facts.date_saved),
+        ("model class", facts.model_class),
+        ("layers", ", ".join(facts.layer_classes)),
+        ("inputs", ", ".join(f"{t.name} {list(t.shape) if t.shape is not None else '?'} {t.dtype}" for t in facts.inputs)),
+        ("custom objects", ", ".join(c.registered_name or c.class_name for c in facts.custom_objects)),
+        ("Lambda layers", ", ".join(f"{lam.layer_name} ({lam.encoding}{', Python ' + lam.python_hint if lam.python_hint else ''})" for lam in facts.lambda_layers)),
+        ("signatures", ", ".join(facts.signatures)),
+        ("sidecar", facts.sidecar.path if facts.sidecar else None),
+    ]
+    for key, value in rows:
+        if value:
+            table.add_row(key, str(value))
+    for note in facts.notes:
+        table.add_row("note", note)
+    out.print(table)
+
+
+def _render_lock(result: api.LockResult) -> None:
+    env = result.environment
+    out.print(f"[bold]Model[/] {result.facts.path}: {result.facts.format}, written by Keras {result.facts.keras_version or '?'}"
+              + (f" / TensorFlow {result.facts.tensorflow_version}" if result.facts.tensorflow_version else ""))
+    route = env.plan.route
+    out.print(f"[bold]Loader[/] {route.loader} (rule {route.id}): {route.reason}")
+    for rid, why in env.skipped_routes:
+        out.print(f"  [yellow]not used[/] {rid}: {why}")
+    if env.env_vars:
+        out.print("[bold]Environment variables[/] " + " ".join(f"{k}={v}" for k, v in env.env_vars.items()))
+    for caveat in route.caveats:
+        out.print(f"  [dim]caveat: {caveat}[/]")
+    table = Table(title=f"Pins for {env.target.describe()}", title_justify="left")
+    for col in ("package", "version", "training", "distance", "why"):
+        table.add_column(col, overflow="fold")
+    key = {"keras", "tf-keras", "tensorflow", "numpy", "h5py", "protobuf"}
+    shown = [env.python] + [p for p in env.pins if p.top_level or p.name in key or p.why_not_preferred]
+    for pin in shown:
+        if pin.name == "python":
+            why = "target interpreter"
+        elif pin.top_level:
+            why = f"loads the model (rule {route.id})"
+        else:
+            why = "via " + ", ".join(pin.via)
+        if pin.why_not_preferred:
+            why += f"; training version not used: {pin.why_not_preferred}"
+        table.add_row(pin.name, pin.version, pin.preferred or "", pin.distance or "", why)
+    out.print(table)
+    others = len(env.pins) - (len(shown) - 1)
+    exact = sum(1 for p in env.pins if p.distance == "exact")
+    if others:
+        out.print(f"[dim]+ {others} more pins ({exact} of all {len(env.pins)} exactly as in training); every reason is in {api.REPORT}[/]")
+    for path in result.files:
+        out.print(f"[green]wrote[/] {path}")
+    smoke = result.smoke
+    if smoke is None:
+        out.print("[bold]Smoke test[/] not run (--no-smoke)")
+    else:
+        colour = {"passed": "green", "failed": "red", "skipped": "yellow"}[smoke.status]
+        out.print(f"[bold]Smoke test[/] [{colour}]{smoke.status}[/]: {smoke.reason}"
+                  + (f" [dim]({smoke.seconds:.0f}s, env {'reused' if smoke.env_reused else 'built'})[/]" if smoke.env_dir else ""))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "inspect":
+            facts = [api.inspect(m) for m in args.models]
+            if args.json:
+                payload = [facts_json(f) for f in facts]
+                print(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2))
+            else:
+                for f in facts:
+                    _render_facts(f)
+            return 0
+        if args.command == "lock":
+            result = api.lock(
+                args.model, python=args.python, platform=args.platform, out_dir=Path(args.output),
+                smoke=not args.no_smoke, trust_model=args.trust_model, offline=args.offline,
+            )
+            if args.json:
+                print(json.dumps(result.report, indent=2))
+            else:
+                _render_lock(result)
+            return 0
+    except SmokeFailed as exc:
+        err.print(f"kresolve: smoke test failed: {exc}", markup=False)
+        return exc.exit_code
+    except KresolveError as exc:
+        err.print(f"kresolve: error: {exc}", markup=False)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err.print("kresolve: interrupted")
+        return 130
+    except Exception as exc:  # a bug: still one line, unless asked for the traceback
+        if os.environ.get("KRESOLVE_DEBUG"):
+            traceback.print_exc()
+        err.print(f"kresolve: internal error: {type(exc).__name__}: {exc} (set KRESOLVE_DEBUG=1 for a traceback)", markup=False)
+        return 2
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Lockfile writers (requirements.txt for now) and all-or-nothing output."""

@@ -1,0 +1,1 @@
+"""Rules database: loading, schema checks, and planning (facts → requirements + preferences)."""

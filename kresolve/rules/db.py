@@ -1,0 +1,225 @@
+"""Load and schema-check the rules database (`rules/*.toml`)."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from ..errors import KresolveError
+
+LOADERS = ("tf.keras", "keras", "tf_keras", "tfsmlayer", "tf.saved_model")
+FORMATS = ("keras-h5", "keras-h5-weights", "keras-zip", "savedmodel")
+
+
+class RulesError(KresolveError):
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class Constraint:
+    id: str
+    when: Requirement
+    requires: tuple[Requirement, ...]
+    reason: str
+    source: str
+    file: str
+
+    def applies_to(self, name: str, version: Version) -> bool:
+        return canonicalize_name(self.when.name) == name and self.when.specifier.contains(version, prereleases=True)
+
+
+@dataclass(frozen=True)
+class Era:
+    id: str
+    keras_version: SpecifierSet | None
+    tensorflow_version: SpecifierSet | None
+    prefer: tuple[tuple[str, str], ...]  # (canonical package, release series or version)
+    reason: str
+    source: str
+    file: str
+
+
+@dataclass(frozen=True)
+class Route:
+    id: str
+    format: str
+    writer_keras: SpecifierSet | None
+    writer_tensorflow: SpecifierSet | None
+    rank: int
+    loader: str
+    requires: tuple[Requirement, ...]
+    env: tuple[tuple[str, str], ...]
+    reason: str
+    source: str
+    caveats: tuple[str, ...]
+    file: str
+
+
+@dataclass(frozen=True)
+class RulesDB:
+    root: str
+    constraints: tuple[Constraint, ...]
+    eras: tuple[Era, ...]
+    routes: tuple[Route, ...]
+
+    def constraints_for(self, name: str, version: Version) -> list[Constraint]:
+        return [c for c in self.constraints if c.applies_to(name, version)]
+
+    def by_id(self, rule_id: str) -> Constraint | Era | Route | None:
+        for rule in (*self.constraints, *self.eras, *self.routes):
+            if rule.id == rule_id:
+                return rule
+        return None
+
+    @property
+    def count(self) -> int:
+        return len(self.constraints) + len(self.eras) + len(self.routes)
+
+
+def default_rules_dir() -> Path:
+    """Packaged copy in a wheel install, else the repository's `rules/` (editable/dev)."""
+    packaged = Path(__file__).resolve().parent.parent / "_rules"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "rules"
+
+
+_COMMON = {"id", "reason", "source"}
+_KEYS = {
+    "constraint": _COMMON | {"when", "requires"},
+    "era": _COMMON | {"keras_version", "tensorflow_version", "prefer"},
+    "route": _COMMON | {"format", "writer_keras", "writer_tensorflow", "rank", "loader", "requires", "env", "caveats"},
+}
+
+
+class _Checker:
+    """Turns one TOML table into a rule, naming the file and rule id in every complaint."""
+
+    def __init__(self, file: str, kind: str, table: dict):
+        self.file, self.kind, self.table = file, kind, table
+        self.id = table.get("id") if isinstance(table.get("id"), str) else "?"
+
+    def fail(self, what: str) -> RulesError:
+        return RulesError(f"rules file {self.file}: {self.kind} {self.id!r}: {what}")
+
+    def check_keys(self) -> None:
+        unknown = set(self.table) - _KEYS[self.kind]
+        if unknown:
+            raise self.fail(f"unknown key(s) {', '.join(sorted(unknown))}")
+        for key in sorted(_COMMON):
+            if not isinstance(self.table.get(key), str) or not self.table[key].strip():
+                raise self.fail(f"missing or empty {key!r}")
+
+    def text(self, key: str, default: str | None = None) -> str:
+        value = self.table.get(key, default)
+        if not isinstance(value, str):
+            raise self.fail(f"{key!r} must be a string")
+        return value
+
+    def requirement(self, text: object) -> Requirement:
+        try:
+            return Requirement(str(text))
+        except InvalidRequirement as exc:
+            raise self.fail(f"bad requirement {text!r}: {exc}") from None
+
+    def requirements(self, key: str) -> tuple[Requirement, ...]:
+        value = self.table.get(key, [])
+        if not isinstance(value, list):
+            raise self.fail(f"{key!r} must be a list of requirement strings")
+        return tuple(self.requirement(v) for v in value)
+
+    def specifier(self, key: str) -> SpecifierSet | None:
+        if key not in self.table:
+            return None
+        try:
+            return SpecifierSet(self.text(key))
+        except InvalidSpecifier:
+            raise self.fail(f"bad version range {self.table[key]!r} for {key!r}") from None
+
+    def pairs(self, key: str) -> tuple[tuple[str, str], ...]:
+        value = self.table.get(key, {})
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise self.fail(f"{key!r} must be a table of strings")
+        return tuple(sorted(value.items()))
+
+
+def _build(check: _Checker) -> Constraint | Era | Route:
+    t = check.table
+    common = dict(id=check.id, reason=t["reason"], source=t["source"], file=check.file)
+    if check.kind == "constraint":
+        requires = check.requirements("requires")
+        if not requires:
+            raise check.fail("'requires' is empty")
+        return Constraint(when=check.requirement(check.text("when")), requires=requires, **common)
+    if check.kind == "era":
+        keras, tf = check.specifier("keras_version"), check.specifier("tensorflow_version")
+        if (keras is None) == (tf is None):
+            raise check.fail("needs exactly one of 'keras_version' or 'tensorflow_version'")
+        prefer = tuple((canonicalize_name(k), v) for k, v in check.pairs("prefer"))
+        for _, version in prefer:
+            try:
+                Version(version)
+            except Exception:
+                raise check.fail(f"prefer: {version!r} is not a version") from None
+        return Era(keras_version=keras, tensorflow_version=tf, prefer=prefer, **common)
+    fmt, loader = check.text("format"), check.text("loader")
+    if fmt not in FORMATS:
+        raise check.fail(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
+    if loader not in LOADERS:
+        raise check.fail(f"loader {loader!r} is not one of {', '.join(LOADERS)}")
+    rank, caveats = t.get("rank"), t.get("caveats", [])
+    if not isinstance(rank, int):
+        raise check.fail("'rank' must be an integer")
+    if not isinstance(caveats, list) or not all(isinstance(c, str) for c in caveats):
+        raise check.fail("'caveats' must be a list of strings")
+    return Route(
+        format=fmt,
+        writer_keras=check.specifier("writer_keras"),
+        writer_tensorflow=check.specifier("writer_tensorflow"),
+        rank=rank,
+        loader=loader,
+        requires=check.requirements("requires"),
+        env=check.pairs("env"),
+        caveats=tuple(caveats),
+        **common,
+    )
+
+
+def load_rules(root: Path | None = None) -> RulesDB:
+    root = root or default_rules_dir()
+    files = sorted(p for p in root.rglob("*.toml") if "approved" not in p.relative_to(root).parts)
+    if not files:
+        raise RulesError(f"no rules found under {root}")
+    built: dict[str, list] = {"constraint": [], "era": [], "route": []}
+    seen: dict[str, str] = {}
+    for path in files:
+        rel = str(path.relative_to(root))
+        try:
+            data = tomllib.loads(path.read_text("utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise RulesError(f"rules file {rel}: {exc}") from None
+        unknown = set(data) - set(built)
+        if unknown:
+            raise RulesError(f"rules file {rel}: unknown section(s) {', '.join(sorted(unknown))}")
+        for kind, tables in data.items():
+            if not isinstance(tables, list):
+                raise RulesError(f"rules file {rel}: {kind} must be an array of tables ([[{kind}]])")
+            for table in tables:
+                check = _Checker(rel, kind, table)
+                check.check_keys()
+                if check.id in seen:
+                    raise check.fail(f"duplicate id (also in {seen[check.id]})")
+                seen[check.id] = rel
+                built[kind].append(_build(check))
+    return RulesDB(
+        root=str(root),
+        constraints=tuple(built["constraint"]),
+        eras=tuple(built["era"]),
+        routes=tuple(sorted(built["route"], key=lambda r: (r.format, r.rank, r.id))),
+    )

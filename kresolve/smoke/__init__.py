@@ -1,0 +1,1 @@
+"""Smoke test: isolated environment from the lock, subprocess loader, comparison."""

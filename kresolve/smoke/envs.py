@@ -1,0 +1,87 @@
+"""Isolated environments built from a lockfile alone, reused for an identical lock."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..index import IndexConfig
+
+COMPLETE = ".kresolve-complete"
+
+
+@dataclass(frozen=True)
+class BuiltEnv:
+    path: Path
+    python: Path
+    installer: str  # "uv" or "pip"
+    reused: bool
+
+
+class EnvBuildError(Exception):
+    pass
+
+
+def find_uv() -> str | None:
+    if os.environ.get("KRESOLVE_INSTALLER", "").lower() == "pip":
+        return None
+    beside = Path(sys.executable).parent / "uv"
+    if beside.exists():
+        return str(beside)
+    return shutil.which("uv")
+
+
+def env_key(lock_text: str, python: str) -> str:
+    return hashlib.sha256(f"{python}\n{lock_text}".encode()).hexdigest()[:20]
+
+
+def _run(cmd: list[str], log: Path, env: dict[str, str] | None = None, timeout: float = 1800) -> None:
+    with open(log, "ab") as fh:
+        fh.write(("$ " + " ".join(cmd) + "\n").encode())
+        fh.flush()
+        try:
+            proc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise EnvBuildError(f"{cmd[0]} took longer than {timeout:.0f}s (log: {log})") from None
+    if proc.returncode != 0:
+        tail = log.read_text("utf-8", "replace").strip().splitlines()[-3:]
+        raise EnvBuildError(f"`{' '.join(cmd[:3])} …` failed: {' | '.join(tail)} (log: {log})")
+
+
+def build_env(lock: Path, envs_root: Path, index: IndexConfig) -> BuiltEnv:
+    """Create (or reuse) a venv with exactly the lock's pins, installed with hash checking."""
+    lock_text = lock.read_text("utf-8")
+    python_minor = f"{sys.version_info.major}.{sys.version_info.minor}"
+    path = envs_root / env_key(lock_text, python_minor)
+    envs_root.mkdir(parents=True, exist_ok=True)
+    python = path / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    uv = find_uv()
+    with open(envs_root / f".{path.name}.lock", "w") as guard:
+        fcntl.flock(guard, fcntl.LOCK_EX)  # two runs for one lock build it once
+        if (path / COMPLETE).exists() and python.exists():
+            return BuiltEnv(path, python, "uv" if uv else "pip", reused=True)
+        shutil.rmtree(path, ignore_errors=True)
+        log = envs_root / f"{path.name}.log"
+        log.write_text("")
+        clean = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+        # The indexes the lock was solved against (uv does not read pip.conf, so name them).
+        indexes = ["--index-url", index.index_url] + [a for u in index.extra_index_urls for a in ("--extra-index-url", u)]
+        if uv:
+            _run([uv, "venv", "--quiet", "--python", sys.executable, str(path)], log, clean)
+            # kresolve merges indexes as pip does; every file is hash-pinned, so uv's
+            # first-index-only guard against dependency confusion is not needed here.
+            cmd = [uv, "pip", "install", "--python", str(python), "--require-hashes", "--no-deps",
+                   "--index-strategy", "unsafe-best-match", *indexes]
+        else:
+            _run([sys.executable, "-m", "venv", str(path)], log, clean)
+            cmd = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "--require-hashes", "--no-deps", *indexes]
+        _run(cmd + ["-r", str(lock)], log, clean)
+        (path / COMPLETE).write_text(lock_text)
+        shutil.copyfile(lock, path / "requirements.lock.txt")
+        return BuiltEnv(path, python, "uv" if uv else "pip", reused=False)

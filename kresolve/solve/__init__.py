@@ -1,0 +1,1 @@
+"""Solver: resolvelib over the index, candidates ordered by distance to the training versions."""

@@ -1,0 +1,272 @@
+"""The resolvelib Provider: everything the solver knows about packages lives here.
+
+resolvelib's Resolver is the algorithm; this class answers its questions from the index (files,
+wheel METADATA), the target (tags, markers, Python) and the rules DB (constraints the metadata
+does not state), and orders candidates by distance to the preferred versions.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator, Mapping, Sequence
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.tags import Tag
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.version import InvalidVersion, Version
+from resolvelib import AbstractProvider
+
+from ..index import DistFile, Index
+from ..rules.db import RulesDB
+from ..target import Target
+from .distance import order_key
+
+PYTHON = "python"
+# Resolve the packages that define the environment first (DESIGN.md "Nearest" priority order).
+PRIORITY = (PYTHON, "keras", "tf-keras", "tensorflow", "numpy")
+
+
+@dataclass(frozen=True)
+class Req:
+    """A requirement and where it came from (for explanations)."""
+
+    requirement: Requirement
+    parent: str | None = None  # "tensorflow 2.15.1", or None for the route's own needs
+    rule_id: str | None = None
+    reason: str | None = None
+
+    @property
+    def name(self) -> str:
+        return canonicalize_name(self.requirement.name)
+
+    @property
+    def key(self) -> str:
+        return identify(self.name, frozenset(self.requirement.extras))
+
+    def describe(self) -> str:
+        who = self.parent or "the loading route"
+        why = f" [rule {self.rule_id}]" if self.rule_id else ""
+        return f"{who} requires {self.requirement}{why}"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    name: str
+    version: Version
+    extras: frozenset[str] = frozenset()
+    files: tuple[DistFile, ...] = ()  # wheels installable on the target, best tag first
+
+    @property
+    def key(self) -> str:
+        return identify(self.name, self.extras)
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version}"
+
+
+def identify(name: str, extras: frozenset[str]) -> str:
+    return f"{name}[{','.join(sorted(extras))}]" if extras else name
+
+
+@dataclass
+class Rejections:
+    """Versions that matched the specifiers but cannot be used on the target, and why."""
+
+    by_name: dict[str, dict[Version, str]] = field(default_factory=lambda: defaultdict(dict))
+
+    def add(self, name: str, version: Version, why: str) -> None:
+        self.by_name[name].setdefault(version, why)
+
+    def summary(self, name: str, limit: int = 4) -> str | None:
+        entries = self.by_name.get(name)
+        if not entries:
+            return None
+        grouped: dict[str, list[Version]] = defaultdict(list)
+        for version, why in entries.items():
+            grouped[why].append(version)
+        parts = []
+        for why, versions in sorted(grouped.items(), key=lambda kv: max(kv[1]), reverse=True):
+            versions.sort()
+            span = str(versions[0]) if len(versions) == 1 else f"{versions[0]}…{versions[-1]} ({len(versions)} versions)"
+            parts.append(f"{span}: {why}")
+        return "; ".join(parts[:limit])
+
+
+class Provider(AbstractProvider):
+    def __init__(self, index: Index, target: Target, rules: RulesDB, preferences: Mapping[str, str]):
+        self.index = index
+        self.target = target
+        self.rules = rules
+        self.preferences = dict(preferences)
+        self.rejections = Rejections()
+        self._tag_rank = {tag: i for i, tag in enumerate(target.supported_tags())}
+        self._markers = target.markers()
+        self._python = Version(target.python + ".0")
+
+    # -- resolvelib interface -----------------------------------------------------------------
+    def identify(self, requirement_or_candidate: Req | Candidate) -> str:
+        return requirement_or_candidate.key
+
+    def get_preference(self, identifier, resolutions, candidates, information, backtrack_causes) -> tuple:
+        base = identifier.split("[")[0]
+        causes = {c.requirement.key for c in backtrack_causes} | {c.parent.key for c in backtrack_causes if c.parent}
+        rank = PRIORITY.index(base) if base in PRIORITY else len(PRIORITY)
+        pinned = any(
+            s.operator in ("==", "===") for info in information[identifier] for s in info.requirement.requirement.specifier
+        )
+        return (identifier not in causes, rank, not pinned, identifier)
+
+    def find_matches(
+        self,
+        identifier: str,
+        requirements: Mapping[str, Iterator[Req]],
+        incompatibilities: Mapping[str, Iterator[Candidate]],
+    ) -> Sequence[Candidate]:
+        reqs = list(requirements[identifier])
+        bad = {c.version for c in incompatibilities[identifier]}
+        name = reqs[0].name if reqs else identifier.split("[")[0]
+        extras = frozenset(e for r in reqs for e in r.requirement.extras)
+        if name == PYTHON:
+            ok = all(r.requirement.specifier.contains(self._python, prereleases=True) for r in reqs)
+            return [Candidate(PYTHON, self._python)] if ok and self._python not in bad else []
+        specifier = SpecifierSet()
+        for r in reqs:
+            specifier &= r.requirement.specifier
+        preferred = self.preferences.get(name)
+        allow_pre = bool(preferred and Version(preferred).is_prerelease) or any(s.prereleases for s in specifier)
+        found = []
+        for version, files in self._versions(name).items():
+            if version in bad or not specifier.contains(version, prereleases=True):
+                continue
+            if version.is_prerelease and not allow_pre:
+                continue
+            candidate = self._candidate(name, version, extras, files)
+            if candidate is not None:
+                found.append(candidate)
+        found.sort(key=lambda c: order_key(c.version, preferred))
+        self.index.prefetch_metadata(c.files[0] for c in found[:2])
+        return found
+
+    def is_satisfied_by(self, requirement: Req, candidate: Candidate) -> bool:
+        return requirement.requirement.specifier.contains(candidate.version, prereleases=True)
+
+    def get_dependencies(self, candidate: Candidate) -> Iterable[Req]:
+        if candidate.name == PYTHON:
+            return []
+        meta = self.index.metadata(candidate.files[0])
+        parent = str(candidate)
+        deps: list[Req] = []
+        if candidate.extras:
+            # An extra is the base distribution plus the extra's own requirements.
+            deps.append(Req(Requirement(f"{candidate.name}=={candidate.version}"), parent))
+        if meta.requires_python:
+            req = _python_requirement(meta.requires_python)
+            if req is not None:
+                deps.append(Req(req, parent, reason="Requires-Python in its METADATA"))
+        for line in meta.requires_dist:
+            try:
+                req = Requirement(line)
+            except InvalidRequirement:
+                continue  # pip skips unparsable lines too; the package still installs
+            if not self._wanted(req, candidate.extras):
+                continue
+            req.marker = None
+            deps.append(Req(req, parent))
+        if not candidate.extras:
+            for rule in self.rules.constraints_for(candidate.name, candidate.version):
+                deps.extend(Req(r, parent, rule.id, rule.reason) for r in rule.requires)
+        self.index.prefetch(d.name for d in deps if d.name != PYTHON)
+        return deps
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _wanted(self, req: Requirement, extras: frozenset[str]) -> bool:
+        if req.marker is None:
+            return not extras  # unconditional deps belong to the base candidate
+        if not extras:
+            return req.marker.evaluate({**self._markers, "extra": ""})
+        return any(req.marker.evaluate({**self._markers, "extra": e}) for e in extras) and not req.marker.evaluate(
+            {**self._markers, "extra": ""}
+        )
+
+    def _versions(self, name: str) -> dict[Version, list[DistFile]]:
+        by_version: dict[Version, list[DistFile]] = defaultdict(list)
+        for dist in self.index.files(name):
+            version = _file_version(dist.filename, name)
+            if version is not None:
+                by_version[version].append(dist)
+        return by_version
+
+    def _candidate(self, name: str, version: Version, extras: frozenset[str], files: list[DistFile]) -> Candidate | None:
+        wheels: list[tuple[int, DistFile]] = []
+        reasons = set()
+        for dist in files:
+            if not dist.filename.endswith(".whl"):
+                reasons.add("only a source distribution (kresolve locks wheels)")
+                continue
+            if dist.yanked:
+                reasons.add("yanked")
+                continue
+            if dist.requires_python and not _python_ok(dist.requires_python, self._python):
+                reasons.add(f"Requires-Python {dist.requires_python}")
+                continue
+            rank = min((self._tag_rank.get(t, 1 << 30) for t in _wheel_tags(dist.filename)), default=1 << 30)
+            if rank == 1 << 30:
+                reasons.add(f"no wheel for {self.target.describe()}")
+                continue
+            wheels.append((rank, dist))
+        if not wheels:
+            self.rejections.add(name, version, _most_telling(reasons))
+            return None
+        for rule in self.rules.constraints_for(name, version):
+            for req in rule.requires:
+                if canonicalize_name(req.name) == PYTHON and not req.specifier.contains(self._python, prereleases=True):
+                    self.rejections.add(name, version, f"rule {rule.id}: {rule.reason}")
+                    return None
+        wheels.sort(key=lambda rw: rw[0])
+        return Candidate(name, version, extras, tuple(d for _, d in wheels))
+
+
+def _most_telling(reasons: set[str]) -> str:
+    for prefix in ("no wheel", "Requires-Python", "yanked", "only a source"):
+        for r in sorted(reasons):
+            if r.startswith(prefix):
+                return r
+    return "no usable file"
+
+
+def _python_requirement(requires_python: str) -> Requirement | None:
+    try:
+        return Requirement(f"{PYTHON}{SpecifierSet(requires_python)}")
+    except (InvalidSpecifier, InvalidRequirement):
+        return None  # malformed Requires-Python: pip ignores it as well
+
+
+def _python_ok(requires_python: str, python: Version) -> bool:
+    try:
+        return SpecifierSet(requires_python).contains(python, prereleases=True)
+    except InvalidSpecifier:
+        return True
+
+
+def _wheel_tags(filename: str) -> frozenset[Tag]:
+    try:
+        return parse_wheel_filename(filename)[3]
+    except InvalidWheelFilename:
+        return frozenset()
+
+
+def _file_version(filename: str, name: str) -> Version | None:
+    try:
+        if filename.endswith(".whl"):
+            wheel_name, version, _, _ = parse_wheel_filename(filename)
+            return version if wheel_name == name else None
+        for ext in (".tar.gz", ".zip", ".tar.bz2"):
+            if filename.endswith(ext):
+                stem = filename[: -len(ext)]
+                prefix, _, version = stem.rpartition("-")
+                return Version(version) if canonicalize_name(prefix) == name else None
+    except (InvalidWheelFilename, InvalidVersion):
+        return None
+    return None

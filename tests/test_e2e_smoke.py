@@ -1,0 +1,53 @@
+"""End to end: lock + smoke in real TensorFlow environments; predictions match the recording.
+
+Builds (once, then reuses from the kresolve cache) one environment per locked TensorFlow.
+"""
+
+import json
+
+import pytest
+
+from conftest import FIXTURES
+from kresolve import api
+from kresolve.errors import SmokeFailed
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.mark.parametrize(
+    "fixture,model,loader",
+    [
+        ("tf215-savedmodel", "model", "tf.keras"),
+        ("keras3-zip", "model.keras", "keras"),
+    ],
+)
+def test_lock_and_smoke_reproduce_recorded_predictions(fixture, model, loader, tmp_path):
+    result = api.lock(FIXTURES / fixture / model, out_dir=tmp_path)
+    assert result.environment.plan.route.loader == loader
+    assert result.smoke is not None and result.smoke.status == "passed", result.smoke
+    assert result.smoke.compared and result.smoke.max_abs_diff <= 1e-5
+    sidecar = json.loads((FIXTURES / fixture / "kresolve.json").read_text())
+    assert dict(result.smoke.versions).get("tensorflow", sidecar["packages"]["tensorflow"]) == sidecar["packages"]["tensorflow"]
+    report = json.loads((tmp_path / "kresolve-report.json").read_text())
+    assert report["smoke"]["status"] == "passed"
+
+
+def test_failed_smoke_keeps_the_existing_lock_and_says_why(tmp_path):
+    # The Keras 2 SavedModel forced through the Keras 3 TFSMLayer route would work, but a
+    # tampered recording must fail the comparison: copy the fixture and change one output.
+    import shutil
+
+    src = FIXTURES / "tf215-savedmodel"
+    work = tmp_path / "m"
+    shutil.copytree(src, work)
+    sidecar = json.loads((work / "kresolve.json").read_text())
+    first = sidecar["probe"]["outputs"][0]["data"][0]
+    first[0] = first[0] + 1.0
+    (work / "kresolve.json").write_text(json.dumps(sidecar))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "requirements.txt").write_text("existing\n")
+    with pytest.raises(SmokeFailed, match="differs from the recording"):
+        api.lock(work / "model", out_dir=out)
+    assert (out / "requirements.txt").read_text() == "existing\n"
+    assert (out / "kresolve-failed" / "requirements.txt").exists()

@@ -1,0 +1,98 @@
+"""The index client against a real HTTP server on 127.0.0.1 and real file:// indexes."""
+
+import pytest
+
+from kresolve.errors import IndexUnavailable
+from kresolve.index import Index, IndexConfig, read_pip_config
+from localindex import make_wheel, serve, write_simple_index
+
+
+@pytest.fixture
+def served(tmp_path):
+    root = tmp_path / "repo"
+    make_wheel(root / "files", "alpha", "1.0", requires=["beta>=2"], requires_python=">=3.8")
+    make_wheel(root / "files", "alpha", "1.1", requires=["beta>=2", "gamma; sys_platform == 'win32'"])
+    make_wheel(root / "files", "beta", "2.0")
+    write_simple_index(root)
+    url, faults, server = serve(root)
+    yield root, url + "/simple", faults
+    server.shutdown()
+
+
+def test_pip_config_files_and_env_vars(tmp_path):
+    conf = tmp_path / "pip.conf"
+    conf.write_text("[global]\nindex-url = https://mirror.example/simple/\nextra-index-url =\n  https://a.example/simple\n  https://b.example/simple\n")
+    got = read_pip_config({"PIP_CONFIG_FILE": str(conf)})
+    assert got.index_url == "https://mirror.example/simple"
+    assert got.extra_index_urls[-2:] == ("https://a.example/simple", "https://b.example/simple")
+    over = read_pip_config({"PIP_CONFIG_FILE": str(conf), "PIP_INDEX_URL": "https://env.example/simple"})
+    assert over.index_url == "https://env.example/simple"
+
+
+def test_project_files_with_hashes_and_metadata_by_range_requests(served, cache):
+    root, url, faults = served
+    index = Index(IndexConfig(url), cache, backoff=0)
+    files = index.files("Alpha")  # names are canonicalised
+    assert sorted(f.filename for f in files) == ["alpha-1.0-py3-none-any.whl", "alpha-1.1-py3-none-any.whl"]
+    assert all(len(f.sha256) == 64 for f in files)
+    meta = index.metadata(next(f for f in files if "1.0" in f.filename))
+    assert meta.requires_python == ">=3.8"
+    assert meta.requires_dist == ("beta>=2",)
+    assert index.stats["metadata_ranged"] == 1 and index.stats["metadata_downloaded"] == 0
+    assert any(h for h in faults.hits if h.endswith(".whl"))
+
+
+def test_metadata_falls_back_to_download_when_range_is_ignored(served, cache):
+    root, url, faults = served
+    faults.ignore_range = True
+    index = Index(IndexConfig(url), cache, backoff=0)
+    meta = index.metadata(index.files("alpha")[0])
+    assert meta.name == "alpha"
+    assert index.stats["metadata_downloaded"] == 1
+
+
+def test_metadata_is_cached_on_disk_and_offline_mode_uses_only_the_cache(served, cache):
+    root, url, faults = served
+    warm = Index(IndexConfig(url), cache, backoff=0)
+    dist = warm.files("alpha")[0]
+    warm.metadata(dist)
+    faults.hits.clear()
+    offline = Index(IndexConfig(url), cache, offline=True)
+    assert offline.metadata(offline.files("alpha")[0]).name == "alpha"
+    assert faults.hits == []  # offline never touched the server
+    with pytest.raises(IndexUnavailable, match="offline"):
+        offline.files("beta")
+
+
+def test_server_error_is_retried_then_reported_naming_the_index(served, cache):
+    root, url, faults = served
+    faults.status_for["/simple/alpha/"] = 500
+    index = Index(IndexConfig(url), cache, backoff=0)
+    with pytest.raises(IndexUnavailable) as info:
+        index.files("alpha")
+    assert url in str(info.value) and "HTTP 500" in str(info.value)
+    assert sum(1 for h in faults.hits if h == "/simple/alpha/") == 3
+
+
+def test_unknown_project_is_empty_not_an_error(served, cache):
+    root, url, faults = served
+    assert Index(IndexConfig(url), cache, backoff=0).files("no-such-project") == []
+
+
+def test_file_index_is_read_directly(tmp_path, cache):
+    root = tmp_path / "repo"
+    make_wheel(root / "files", "alpha", "1.0", requires=["beta"])
+    write_simple_index(root)
+    index = Index(IndexConfig((root / "simple").as_uri()), cache)
+    files = index.files("alpha")
+    assert [f.filename for f in files] == ["alpha-1.0-py3-none-any.whl"]
+    assert index.metadata(files[0]).requires_dist == ("beta",)
+
+
+def test_first_index_wins_for_a_duplicate_file(tmp_path, cache):
+    for name in ("one", "two"):
+        make_wheel(tmp_path / name / "files", "alpha", "1.0")
+        write_simple_index(tmp_path / name)
+    index = Index(IndexConfig((tmp_path / "one" / "simple").as_uri(), ((tmp_path / "two" / "simple").as_uri(),)), cache)
+    files = index.files("alpha")
+    assert len(files) == 1 and "/one/" in files[0].url

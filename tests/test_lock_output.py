@@ -1,0 +1,78 @@
+"""Lock output is all-or-nothing, and the requirements file is what pip accepts."""
+
+import subprocess
+import sys
+
+import pytest
+
+from kresolve.artifact.facts import ModelFacts
+from kresolve.index import Index, IndexConfig
+from kresolve.lock import requirements_txt
+from kresolve.lock.output import Staging
+from kresolve.rules.db import load_rules
+from kresolve.rules.plan import plans_for
+from kresolve.solve.resolve import solve
+from kresolve.target import make_target
+from localindex import make_wheel, write_simple_index
+
+
+def test_staging_leaves_existing_files_untouched_until_commit(tmp_path):
+    (tmp_path / "requirements.txt").write_text("old\n")
+    staging = Staging(tmp_path)
+    staging.write("requirements.txt", "new\n")
+    assert (tmp_path / "requirements.txt").read_text() == "old\n"
+    staging.discard()
+    assert (tmp_path / "requirements.txt").read_text() == "old\n"
+    assert not list(tmp_path.glob(".kresolve-staging-*"))
+    staging = Staging(tmp_path)
+    staging.write("requirements.txt", "new\n")
+    staging.commit()
+    assert (tmp_path / "requirements.txt").read_text() == "new\n"
+
+
+def test_a_crashed_run_leaves_no_partial_lock_and_is_cleaned_next_time(tmp_path):
+    staging = Staging(tmp_path)
+    staging.write("requirements.txt", "half")
+    # (no commit: as if the process died) → nothing visible, and the next run sweeps it
+    assert not (tmp_path / "requirements.txt").exists()
+    Staging(tmp_path).discard()
+    assert not list(tmp_path.glob(".kresolve-staging-*"))
+
+
+@pytest.fixture
+def small_env(tmp_path, cache):
+    files = tmp_path / "repo" / "files"
+    make_wheel(files, "tensorflow", "2.15.1", requires=["numpy>=1.2"])
+    make_wheel(files, "numpy", "1.26.4")
+    write_simple_index(tmp_path / "repo")
+    rules = load_rules()
+    index = Index(IndexConfig((tmp_path / "repo" / "simple").as_uri()), cache)
+    facts = ModelFacts(path="m.h5", format="keras-h5", format_detail="", keras_version="2.15.0")
+    env = solve(plans_for(facts, rules)[:1], make_target("3.11", "linux-64"), index, rules)
+    return env, tmp_path / "repo"
+
+
+def test_requirements_txt_pins_hashes_and_via(small_env):
+    env, _ = small_env
+    text = requirements_txt.render(env, "m.h5", "kresolve lock m.h5", "0")
+    assert "tensorflow==2.15.1 \\\n    --hash=sha256:" in text
+    assert "numpy==1.26.4 \\\n    --hash=sha256:" in text
+    assert "    # via tensorflow" in text
+    assert "# via kresolve route route-h5-keras2-tf.keras" in text
+    assert "--only-binary :all:" in text
+
+
+def test_pip_installs_the_lock_with_require_hashes(small_env, tmp_path):
+    env, repo = small_env
+    lock = tmp_path / "requirements.txt"
+    lock.write_text(requirements_txt.render(env, "m.h5", "kresolve lock m.h5", "0"))
+    cmd = [sys.executable, "-m", "pip", "install", "--dry-run", "--require-hashes", "--no-deps", "--no-index",
+           "--find-links", str(repo / "files"), "-r", str(lock)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "Would install numpy-1.26.4 tensorflow-2.15.1" in proc.stdout
+    # A tampered hash is refused by pip: the hashes are really checked.
+    bad = lock.read_text()
+    first = bad.index("--hash=sha256:") + len("--hash=sha256:")
+    lock.write_text(bad[:first] + ("0" if bad[first] != "0" else "1") + bad[first + 1 :])
+    assert subprocess.run(cmd, capture_output=True, text=True).returncode != 0

@@ -1,0 +1,159 @@
+"""The solver over a real local index of small wheels, with rules loaded from real TOML."""
+
+import pytest
+
+from kresolve.artifact.facts import ModelFacts
+from kresolve.errors import Unsolvable
+from kresolve.index import Index, IndexConfig
+from kresolve.rules.db import load_rules
+from kresolve.rules.plan import plans_for
+from kresolve.solve.resolve import solve
+from kresolve.target import make_target
+from localindex import make_wheel, write_simple_index
+
+RULES = """
+[[route]]
+id = "route-test-h5"
+format = "keras-h5"
+writer_keras = ">=2.0,<3"
+rank = 10
+loader = "tf.keras"
+requires = ["tensorflow<2.16"]
+reason = "test route"
+source = "test:tests/test_solve.py"
+
+[[route]]
+id = "route-test-h5-legacy"
+format = "keras-h5"
+writer_keras = ">=2.0,<3"
+rank = 20
+loader = "tf_keras"
+requires = ["tensorflow>=2.16", "tf-keras"]
+env = { TF_USE_LEGACY_KERAS = "1" }
+reason = "test fallback route"
+source = "test:tests/test_solve.py"
+
+[[era]]
+id = "era-test-2.13"
+keras_version = ">=2.13,<2.14"
+prefer = { tensorflow = "2.13" }
+reason = "tf.keras 2.13 ships with TF 2.13"
+source = "test:tests/test_solve.py"
+
+[[era]]
+id = "era-test-2.12"
+keras_version = ">=2.12,<2.13"
+prefer = { tensorflow = "2.12" }
+reason = "tf.keras 2.12 ships with TF 2.12"
+source = "test:tests/test_solve.py"
+
+[[constraint]]
+id = "tf-2.12-python"
+when = "tensorflow>=2.12,<2.13"
+requires = ["python<3.11"]
+reason = "pretend TF 2.12 stops at Python 3.10"
+source = "test:tests/test_solve.py"
+
+[[constraint]]
+id = "tf-2.13-numpy"
+when = "tensorflow>=2.13,<2.14"
+requires = ["numpy<1.25"]
+reason = "pretend TF 2.13 breaks with NumPy 1.25"
+source = "test:tests/test_solve.py"
+"""
+
+
+@pytest.fixture
+def world(tmp_path, cache):
+    files = tmp_path / "repo" / "files"
+    for v in ("2.12.0", "2.12.1", "2.13.0", "2.13.1", "2.14.0"):
+        make_wheel(files, "tensorflow", v, requires=["numpy>=1.22", f"keras>={v[:4]},<{v[:2]}{int(v[2:4]) + 1}",
+                                                     "tensorflow-intel ; platform_system == 'Windows'"],
+                   tag="cp311-cp311-manylinux_2_17_x86_64")
+    make_wheel(files, "tensorflow", "2.16.1", requires=["numpy>=1.23"], tag="cp311-cp311-manylinux_2_17_x86_64")
+    make_wheel(files, "tensorflow", "2.13.1", tag="cp311-cp311-macosx_12_0_arm64", requires=["numpy"])
+    for v in ("2.12.0", "2.13.1", "2.14.0"):
+        make_wheel(files, "keras", v)
+    make_wheel(files, "tf-keras", "2.16.0", requires=["tensorflow>=2.16,<2.17"])
+    for v in ("1.24.4", "1.25.0", "1.26.4"):
+        make_wheel(files, "numpy", v)
+    make_wheel(files, "tensorflow-intel", "2.13.1")
+    write_simple_index(tmp_path / "repo")
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "test.toml").write_text(RULES)
+    index = Index(IndexConfig((tmp_path / "repo" / "simple").as_uri()), cache)
+    return index, load_rules(tmp_path / "rules")
+
+
+def facts(keras="2.13.0"):
+    return ModelFacts(path="m.h5", format="keras-h5", format_detail="", keras_version=keras)
+
+
+def pins(env):
+    return {p.name: p.version for p in env.pins}
+
+
+def test_nearest_series_and_exact_keras_and_rule_constraint(world):
+    index, rules = world
+    env = solve(plans_for(facts(), rules), make_target("3.11", "linux-64"), index, rules)
+    got = pins(env)
+    assert got["tensorflow"] == "2.13.1"  # era prefers 2.13: newest patch of that series
+    assert got["keras"] == "2.13.1"
+    assert got["numpy"] == "1.24.4"  # rule tf-2.13-numpy overrides the newest NumPy
+    numpy = next(p for p in env.pins if p.name == "numpy")
+    assert "tf-2.13-numpy" in numpy.rule_ids
+    tf = next(p for p in env.pins if p.name == "tensorflow")
+    assert tf.top_level and tf.evidence == "era" and tf.distance == "same series"
+    assert env.plan.route.id == "route-test-h5"
+    assert all(f.sha256 for p in env.pins for f in p.files)
+
+
+def test_python_rule_moves_to_next_series_and_says_why(world):
+    index, rules = world
+    env = solve(plans_for(facts("2.12.0"), rules), make_target("3.11", "linux-64"), index, rules)
+    tf = next(p for p in env.pins if p.name == "tensorflow")
+    # 2.12 is excluded for Python 3.11 by the rule; nearest is 2.13 (tie 2.11 absent)
+    assert tf.version == "2.13.1"
+    assert "tf-2.12-python" in tf.reason
+
+
+def test_markers_follow_the_target_not_the_host(world):
+    index, rules = world
+    env = solve(plans_for(facts(), rules), make_target("3.11", "linux-64"), index, rules)
+    assert "tensorflow-intel" not in pins(env)
+    # No Windows wheel of tensorflow exists here: the conflict names the platform.
+    with pytest.raises(Unsolvable) as info:
+        solve(plans_for(facts(), rules), make_target("3.11", "win-64"), index, rules)
+    assert "no wheel for Python 3.11 on win-64" in str(info.value)
+
+
+def test_wheel_tags_follow_the_target(world):
+    index, rules = world
+    env = solve(plans_for(facts(), rules), make_target("3.11", "osx-arm64"), index, rules)
+    tf = next(p for p in env.pins if p.name == "tensorflow")
+    assert [f.filename for f in tf.files] == ["tensorflow-2.13.1-cp311-cp311-macosx_12_0_arm64.whl"]
+
+
+def test_unsolvable_route_falls_back_to_next_route_with_reason(world):
+    index, rules = world
+    # Python 3.12: no TF wheel below 2.16 exists for cp312 → the tf_keras route.
+    with pytest.raises(Unsolvable) as info:
+        solve(plans_for(facts(), rules), make_target("3.12", "linux-64"), index, rules)
+    message = str(info.value)
+    assert "route-test-h5:" in message and "route-test-h5-legacy:" in message
+    assert "no wheel for Python 3.12" in message
+
+
+def test_fallback_route_used_when_first_is_impossible(world, tmp_path):
+    index, rules = world
+    # Remove the <2.16 option by asking for a writer the era maps nowhere and the index lacks cp311 2.16 keras pins.
+    env = solve(plans_for(facts(), rules)[1:], make_target("3.11", "linux-64"), index, rules)
+    assert pins(env)["tf-keras"] == "2.16.0"
+    assert env.env_vars == {"TF_USE_LEGACY_KERAS": "1"}
+
+
+def test_no_route_for_format_is_unsolvable_with_words(world):
+    index, rules = world
+    weights = ModelFacts(path="w.h5", format="keras-h5-weights", format_detail="", keras_version="2.13.0")
+    with pytest.raises(Unsolvable, match="weights only"):
+        plans_for(weights, rules)
