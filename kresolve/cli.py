@@ -18,7 +18,14 @@ from .report import facts_json
 from .target import PLATFORMS
 
 out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+
+
+def _error(message: str) -> None:
+    """One line on stderr, never wrapped: scripts and humans both read the first line."""
+    sys.stderr.write(" ".join(message.split("\n")[0].split()) + "\n")
+    for extra in message.split("\n")[1:]:
+        if extra.strip():
+            sys.stderr.write(f"  {extra.strip()}\n")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -134,18 +141,18 @@ def main(argv: list[str] | None = None) -> int:
                 _render_lock(result)
             return 0
     except SmokeFailed as exc:
-        err.print(f"kresolve: smoke test failed: {exc}", markup=False)
+        _error(f"kresolve: {exc}")
         return exc.exit_code
     except KresolveError as exc:
-        err.print(f"kresolve: error: {exc}", markup=False)
+        _error(f"kresolve: error: {exc}")
         return exc.exit_code
     except KeyboardInterrupt:
-        err.print("kresolve: interrupted")
+        _error("kresolve: interrupted")
         return 130
     except Exception as exc:  # a bug: still one line, unless asked for the traceback
         if os.environ.get("KRESOLVE_DEBUG"):
             traceback.print_exc()
-        err.print(f"kresolve: internal error: {type(exc).__name__}: {exc} (set KRESOLVE_DEBUG=1 for a traceback)", markup=False)
+        _error(f"kresolve: internal error: {type(exc).__name__}: {exc} (set KRESOLVE_DEBUG=1 for a traceback)")
         return 2
     return 2
 

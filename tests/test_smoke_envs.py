@@ -34,6 +34,15 @@ def test_env_is_built_from_the_lock_and_reused(tmp_path, lock_and_index, install
     assert again.reused and again.path == first.path
 
 
+def test_env_key_ignores_comments_but_not_pins():
+    from kresolve.smoke.envs import env_key
+
+    base = "# model: a.h5\ntinypkg==1.0 \\\n    --hash=sha256:ab\n    # via x\n"
+    assert env_key(base, "3.11") == env_key(base.replace("a.h5", "b.h5").replace("via x", "via y"), "3.11")
+    assert env_key(base, "3.11") != env_key(base.replace("1.0", "1.1"), "3.11")
+    assert env_key(base, "3.11") != env_key(base, "3.12")
+
+
 def test_a_lock_whose_hash_does_not_match_fails_to_build(tmp_path, lock_and_index, monkeypatch):
     monkeypatch.setenv("KRESOLVE_INSTALLER", "pip")
     lock, index = lock_and_index

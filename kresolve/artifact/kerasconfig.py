@@ -215,8 +215,12 @@ class _Walker:
             return
         package, sep, base = cls.rpartition(">")
         if sep:
-            # TF 2.11+ tf.keras can record its own new optimizers as "Custom>Adam".
+            # TF 2.11-2.15 tf.keras records its own new optimizers as "Custom>Adam".
             if base in OPTIMIZERS and package == "Custom":
+                note = (f"the optimizer is recorded as {cls!r} (tf.keras >= 2.11 optimizers): "
+                        "older TensorFlow cannot compile it; load with compile=False there")
+                if note not in self.notes:
+                    self.notes.append(note)
                 return
             self._add_custom(CustomObject(base, None, cls))
             return
@@ -395,16 +399,19 @@ def summarize_notes(reading: ConfigReading) -> list[str]:
     if unknown:
         notes.append(f"Lambda layer(s) whose stored function could not be read: {', '.join(unknown)}")
     if reading.custom_objects:
-        names = ", ".join(
-            obj.registered_name or (f"{obj.module}.{obj.class_name}" if obj.module else obj.class_name)
-            for obj in reading.custom_objects[:8]
-        )
+        names = ", ".join(_display(obj) for obj in reading.custom_objects[:8])
         more = len(reading.custom_objects) - 8
         notes.append(
             f"needs code Keras does not ship: {names}{f' and {more} more' if more > 0 else ''}"
             " (custom_objects or the package that defines them)"
         )
     return notes
+
+
+def _display(obj: CustomObject) -> str:
+    if obj.registered_name and ">" in obj.registered_name:
+        return obj.registered_name
+    return f"{obj.module}.{obj.class_name}" if obj.module else obj.class_name
 
 
 def keras_line(keras_version: str | None) -> str | None:

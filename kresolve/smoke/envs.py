@@ -38,7 +38,9 @@ def find_uv() -> str | None:
 
 
 def env_key(lock_text: str, python: str) -> str:
-    return hashlib.sha256(f"{python}\n{lock_text}".encode()).hexdigest()[:20]
+    """Identical pins → identical env, whatever model or command the lock's comments name."""
+    content = [line.strip() for line in lock_text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return hashlib.sha256("\n".join([python, *content]).encode()).hexdigest()[:20]
 
 
 def _run(cmd: list[str], log: Path, env: dict[str, str] | None = None, timeout: float = 1800) -> None:
