@@ -39,13 +39,28 @@ def test_a_crashed_run_leaves_no_partial_lock_and_is_cleaned_next_time(tmp_path)
     assert not list(tmp_path.glob(".kresolve-staging-*"))
 
 
+ROUTE = """
+[[route]]
+id = "route-h5-keras2-tf.keras"
+format = "keras-h5"
+writer_keras = ">=2.0,<3"
+rank = 10
+loader = "tf.keras"
+requires = ["tensorflow<2.16"]
+reason = "test route"
+source = "test:tests/test_lock_output.py"
+"""
+
+
 @pytest.fixture
 def small_env(tmp_path, cache):
     files = tmp_path / "repo" / "files"
     make_wheel(files, "tensorflow", "2.15.1", requires=["numpy>=1.2"])
     make_wheel(files, "numpy", "1.26.4")
     write_simple_index(tmp_path / "repo")
-    rules = load_rules()
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "route.toml").write_text(ROUTE)
+    rules = load_rules(tmp_path / "rules")
     index = Index(IndexConfig((tmp_path / "repo" / "simple").as_uri()), cache)
     facts = ModelFacts(path="m.h5", format="keras-h5", format_detail="", keras_version="2.15.0")
     env = solve(plans_for(facts, rules)[:1], make_target("3.11", "linux-64"), index, rules)

@@ -25,6 +25,10 @@ from kresolve.artifact.facts import (
     Sidecar,
     TensorSpec,
 )
+from kresolve.artifact.h5 import read_h5
+from kresolve.artifact.kerazip import read_keras_dir, read_keras_zip
+from kresolve.artifact.savedmodel import read_savedmodel
+from kresolve.artifact.sidecar import find_sidecar, read_sidecar
 from kresolve.artifact.sniff import Kind, sniff
 from kresolve.errors import BadInput
 
@@ -48,12 +52,6 @@ __all__ = [
 def inspect(path: str | os.PathLike[str]) -> ModelFacts:
     """Read the model at `path` (file or directory); raise BadInput with one clear line if it is
     not a readable Keras/TensorFlow model."""
-    # Imported here so `import kresolve.artifact` stays cheap (h5py loads the HDF5 library).
-    from kresolve.artifact.h5 import read_h5
-    from kresolve.artifact.kerazip import read_keras_dir, read_keras_zip
-    from kresolve.artifact.savedmodel import read_savedmodel
-    from kresolve.artifact.sidecar import find_sidecar, read_sidecar
-
     model = Path(os.fspath(path))
     kind, where = sniff(model)
     if kind is Kind.HDF5:

@@ -50,15 +50,22 @@ def function_bytes(text: str) -> tuple[bytes, str] | None:
             raw = binascii.a2b_base64(text.encode("ascii"))
         except (binascii.Error, ValueError):
             raw = b""
-        if raw and raw[0] & ~_FLAG_REF == _CODE_TYPE:
+        if _has_code_header(raw):
             return raw, "base64"
     try:
         raw = text.encode("raw_unicode_escape")
     except UnicodeError:  # lone surrogates cannot be re-encoded
         return None
-    if raw and raw[0] & ~_FLAG_REF == _CODE_TYPE:
+    if _has_code_header(raw):
         return raw, "raw"
     return None
+
+
+def _has_code_header(raw: bytes) -> bool:
+    """A marshal code type byte followed by one of the known header layouts."""
+    if not raw or raw[0] & ~_FLAG_REF != _CODE_TYPE:
+        return False
+    return any(_bytecode_at(raw, n_ints) is not None for n_ints in (4, 5, 6))
 
 
 def _bytecode_at(code: bytes, n_ints: int) -> bytes | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import os
 import queue
 import signal
 import subprocess
@@ -20,8 +21,7 @@ from kresolve.artifact.jsontext import bad
 from kresolve.artifact.limits import MAX_JSON_BYTES
 
 # A metadata read takes milliseconds; this only guards against a library stuck in a loop.
-REQUEST_TIMEOUT_S = 60.0
-_START_TIMEOUT_S = 60.0
+REQUEST_TIMEOUT_S = 15.0
 
 
 class _Worker:
@@ -46,37 +46,54 @@ class _Worker:
         self._proc.stdin.write(json.dumps(message).encode("utf-8") + b"\n")
         self._proc.stdin.flush()
 
-    def stop(self) -> None:
+    def forget(self) -> None:
+        """In a forked child: the parent's worker and lock are not ours to use."""
+        self._lock = threading.Lock()
+        self._proc = None
+
+    def stop(self, kill: bool = False) -> int | None:
+        """End the worker (politely unless `kill`); return its exit code."""
         proc, self._proc = self._proc, None
         if proc is None:
-            return
+            return None
         try:
-            if proc.stdin:
-                proc.stdin.close()
+            if kill:
+                proc.kill()
+            elif proc.stdin:
+                proc.stdin.close()  # the worker exits at end of input
             proc.wait(timeout=2)
         except (OSError, subprocess.TimeoutExpired):
             proc.kill()
             proc.wait()
+        for pipe in (proc.stdin, proc.stdout):
+            try:
+                if pipe:
+                    pipe.close()
+            except OSError:
+                pass
+        return proc.returncode
 
     def ask(self, path: Path, what: str) -> dict:
         with self._lock:
-            try:
-                if self._proc is None or self._proc.poll() is not None:
-                    self._start()
-                self._send({"path": str(path), "what": what, "limit": MAX_JSON_BYTES})
-            except OSError as exc:
-                self.stop()
-                raise bad(path, f"could not start the HDF5 reader process ({exc})") from None
+            request = {"path": str(path), "what": what, "limit": MAX_JSON_BYTES}
+            for attempt in (1, 2):  # a worker that died since its last answer is replaced once
+                try:
+                    if self._proc is None or self._proc.poll() is not None:
+                        self._start()
+                    self._send(request)
+                    break
+                except OSError as exc:
+                    self.stop(kill=True)
+                    if attempt == 2:
+                        raise bad(path, f"could not start the HDF5 reader process ({exc})") from None
             try:
                 line = self._lines.get(timeout=REQUEST_TIMEOUT_S)
             except queue.Empty:
-                self.stop()
+                self.stop(kill=True)
                 raise bad(path, f"the HDF5 library did not finish reading the file's metadata in "
                                 f"{REQUEST_TIMEOUT_S:.0f} s: damaged or crafted file") from None
             if not line.endswith(b"\n"):  # the worker died mid-request
-                proc = self._proc
-                code = proc.wait() if proc else None
-                self._proc = None
+                code = self.stop(kill=True)
                 raise bad(path, f"the HDF5 library crashed reading this file ({_describe(code)}): "
                                 "it is damaged or crafted") from None
         reply = json.loads(line)
@@ -88,8 +105,11 @@ class _Worker:
 def _pump(proc: subprocess.Popen[bytes], lines: queue.Queue[bytes]) -> None:
     """Move the worker's reply lines into a queue; b"" marks its end."""
     assert proc.stdout is not None
-    for line in proc.stdout:
-        lines.put(line)
+    try:
+        for line in proc.stdout:
+            lines.put(line)
+    except (OSError, ValueError):  # the pipe was closed under us after a kill
+        pass
     lines.put(b"")
 
 
@@ -104,12 +124,14 @@ def _describe(code: int | None) -> str:
 
 _WORKER = _Worker()
 atexit.register(_WORKER.stop)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_WORKER.forget)
 
 
 def h5_metadata(path: Path, what: str = "model") -> dict:
     """Keras metadata of the HDF5 file at `path` ("model": attributes, layer names, root keys;
     "keys": root group names only), read in the worker; BadInput on any failure."""
-    if not sys.executable:  # embedded interpreter: no way to start a worker
+    if not sys.executable or getattr(sys, "frozen", False):  # no interpreter to start a worker
         try:
             return h5meta.read_metadata(str(path), what, MAX_JSON_BYTES)
         except h5meta.MetaError as exc:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from kresolve.artifact.limits import MAX_JSON_BYTES, MAX_JSON_DEPTH, MiB
 from kresolve.errors import BadInput
 
 
+_LINE_BREAKS = re.compile(r"[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+")
+
+
 def bad(source: object, problem: str) -> BadInput:
-    """`source: problem` on one line (file names and messages may carry newlines)."""
-    text = f"{source}: {problem}"
-    return BadInput(" ".join(text.split()))
+    """`source: problem` on one line (file names and library messages may carry newlines)."""
+    return BadInput(_LINE_BREAKS.sub(" ", f"{source}: {problem}"))
 
 
 def json_depth_ok(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:

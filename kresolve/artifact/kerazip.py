@@ -17,7 +17,6 @@ from kresolve.artifact.facts import FORMAT_KERAS_ZIP, ModelFacts
 from kresolve.artifact.h5worker import h5_metadata
 from kresolve.artifact.jsontext import bad, parse_json
 from kresolve.artifact.kerasconfig import keras_line, read_model_config, summarize_notes
-from kresolve.errors import BadInput
 from kresolve.artifact.limits import (
     LIST_PREVIEW,
     MAX_COMPRESSION_RATIO,
@@ -27,6 +26,7 @@ from kresolve.artifact.limits import (
     MAX_ZIP_MEMBERS,
     MiB,
 )
+from kresolve.errors import BadInput
 
 CONFIG = "config.json"
 METADATA = "metadata.json"

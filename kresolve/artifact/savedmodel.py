@@ -10,10 +10,17 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kresolve.artifact.facts import FORMAT_SAVEDMODEL, ModelFacts, TensorSpec
+from kresolve.artifact.facts import (
+    FORMAT_SAVEDMODEL,
+    CustomObject,
+    LambdaLayer,
+    ModelFacts,
+    TensorSpec,
+)
 from kresolve.artifact.jsontext import bad, parse_json
 from kresolve.artifact.kerasconfig import keras_line, read_model_config, summarize_notes
 from kresolve.artifact.limits import MAX_KERAS_METADATA_BYTES, MAX_PROTO_BYTES, MiB
@@ -106,51 +113,18 @@ def _read(directory: Path, pb: Path, data: bytes) -> ModelFacts:
 
     signatures = _signatures(meta_graph)
     ops = info["ops"] or _graph_ops(meta_graph)
-    has_object_graph = meta_graph.has(_MG_OBJECT_GRAPH)
-    notes: list[str] = []
+    keras = _read_keras(directory, meta_graph)
+    notes: list[str] = list(keras.notes) if keras else []
 
-    keras_meta = _keras_metadata(directory) if (directory / KERAS_METADATA_PB).is_file() else None
-    if keras_meta is None and has_object_graph:
-        keras_meta = _object_graph_keras(meta_graph)
-    keras_version = backend = model_class = None
-    layer_classes: tuple[str, ...] = ()
-    custom_objects: tuple = ()
-    lambda_layers: tuple = ()
-    keras_inputs: tuple[TensorSpec, ...] = ()
-    has_training_config = False
-    if keras_meta is not None:
-        root, extra_layers = keras_meta
-        keras_version = _text(root.get("keras_version"))
-        backend = _text(root.get("backend"))
-        model_class = _text(root.get("class_name"))
-        has_training_config = isinstance(root.get("training_config"), dict)
-        model = root.get("model_config")
-        if not (isinstance(model, dict) and isinstance(model.get("class_name"), str)):
-            model = {"class_name": model_class, "config": root.get("config")} if model_class else None
-        if model is not None:
-            reading = read_model_config(model, f"{directory} (Keras metadata)",
-                                        root.get("training_config"))
-            model_class = reading.model_class
-            layer_classes = reading.layer_classes
-            custom_objects = reading.custom_objects
-            lambda_layers = reading.lambda_layers
-            keras_inputs = reading.inputs
-            notes.extend(summarize_notes(reading))
-        if not layer_classes:  # subclassed model: no config, but its layers are listed
-            layer_classes = tuple(dict.fromkeys(extra_layers))
-
-    inputs = signatures.get("serving_default") or keras_inputs
-    if keras_meta is not None:
-        line = keras_line(keras_version) or "Keras"
-        detail = f"TF2 SavedModel written by {line} ({'keras_metadata.pb' if (directory / KERAS_METADATA_PB).is_file() else 'object graph metadata'})"
+    if keras is not None:
+        detail = f"TF2 SavedModel written by {keras_line(keras.keras_version) or 'Keras'} ({keras.source})"
         notes.append("Keras 3 cannot load_model() a SavedModel: use tf_keras "
                      "(TF_USE_LEGACY_KERAS=1) or keras.layers.TFSMLayer for inference")
-    elif has_object_graph:
+    elif meta_graph.has(_MG_OBJECT_GRAPH):
         detail = "TF2 SavedModel (object graph; not written by Keras)"
     else:
         detail = "TF1 SavedModel (no object graph)"
-    tags = ", ".join(info["tags"]) or "no tags"
-    detail += f"; tags: {tags}"
+    detail += f"; tags: {', '.join(info['tags']) or 'none'}"
     if len(meta_graphs) > 1:
         all_tags = "; ".join(",".join(i["tags"]) or "(none)" for _, i in tagged)
         notes.append(f"{len(meta_graphs)} meta graphs (tag sets: {all_tags}); read the 'serve' one")
@@ -162,7 +136,7 @@ def _read(directory: Path, pb: Path, data: bytes) -> ModelFacts:
     custom_ops = sorted(op for op in ops if ">" in op)
     if custom_ops:
         notes.append(f"graph uses ops from custom-op libraries: {', '.join(custom_ops[:8])}")
-    mismatch = _version_mismatch(keras_version, tf_version)
+    mismatch = _version_mismatch(keras.keras_version if keras else None, tf_version)
     if mismatch:
         notes.append(mismatch)
 
@@ -170,19 +144,69 @@ def _read(directory: Path, pb: Path, data: bytes) -> ModelFacts:
         path=str(directory),
         format=FORMAT_SAVEDMODEL,
         format_detail=detail,
-        keras_version=keras_version,
-        backend=backend,
+        keras_version=keras.keras_version if keras else None,
+        backend=keras.backend if keras else None,
         tensorflow_version=tf_version,
         tensorflow_git_version=tf_git,
-        model_class=model_class,
-        layer_classes=layer_classes,
-        custom_objects=custom_objects,
-        lambda_layers=lambda_layers,
-        inputs=tuple(inputs),
-        has_training_config=has_training_config,
+        model_class=keras.model_class if keras else None,
+        layer_classes=keras.layer_classes if keras else (),
+        custom_objects=keras.custom_objects if keras else (),
+        lambda_layers=keras.lambda_layers if keras else (),
+        # Serving inputs are what a loader feeds; the Keras config is the fallback.
+        inputs=signatures.get("serving_default") or (keras.inputs if keras else ()),
+        has_training_config=keras.has_training_config if keras else False,
         signatures=tuple(signatures),
         graph_ops=tuple(sorted(ops)),
         notes=tuple(notes),
+    )
+
+
+@dataclass(frozen=True)
+class _KerasReading:
+    source: str  # where the Keras metadata was found
+    keras_version: str | None
+    backend: str | None
+    model_class: str | None
+    layer_classes: tuple[str, ...]
+    custom_objects: tuple[CustomObject, ...]
+    lambda_layers: tuple[LambdaLayer, ...]
+    inputs: tuple[TensorSpec, ...]
+    has_training_config: bool
+    notes: tuple[str, ...]
+
+
+def _read_keras(directory: Path, meta_graph: Message) -> _KerasReading | None:
+    """What Keras recorded when it wrote this SavedModel, if Keras wrote it."""
+    if (directory / KERAS_METADATA_PB).is_file():
+        source, found = KERAS_METADATA_PB, _keras_metadata(directory)
+    else:
+        source, found = "object graph metadata", _object_graph_keras(meta_graph)
+    if found is None:
+        return None
+    root, layer_nodes = found
+    model_class = _text(root.get("class_name"))
+    model = root.get("model_config")
+    if not (isinstance(model, dict) and isinstance(model.get("class_name"), str)):
+        model = {"class_name": model_class, "config": root.get("config")} if model_class else None
+    reading = None
+    if model is not None:
+        reading = read_model_config(model, f"{directory} (Keras metadata)",
+                                    root.get("training_config"))
+    layer_classes = reading.layer_classes if reading else ()
+    if not layer_classes:  # subclassed model: no config, but its layers have nodes
+        names = (_class_name_of(raw) for raw in layer_nodes)
+        layer_classes = tuple(dict.fromkeys(name for name in names if name))
+    return _KerasReading(
+        source=source,
+        keras_version=_text(root.get("keras_version")),
+        backend=_text(root.get("backend")),
+        model_class=reading.model_class if reading else model_class,
+        layer_classes=layer_classes,
+        custom_objects=reading.custom_objects if reading else (),
+        lambda_layers=reading.lambda_layers if reading else (),
+        inputs=reading.inputs if reading else (),
+        has_training_config=isinstance(root.get("training_config"), dict),
+        notes=tuple(summarize_notes(reading)) if reading else (),
     )
 
 
@@ -245,7 +269,7 @@ def _signatures(meta_graph: Message) -> dict[str, tuple[TensorSpec, ...]]:
 
 def _tensor_spec(name: str, info: Message) -> TensorSpec:
     dtype_id = info.varint(_TI_DTYPE)
-    dtype = DTYPES.get(dtype_id, f"dtype#{dtype_id}")
+    dtype = DTYPES.get(dtype_id, "unknown" if dtype_id == 0 else f"dtype#{dtype_id}")
     shape_msg = info.message(_TI_SHAPE)
     shape: tuple[int | None, ...] | None = None
     if shape_msg is not None and not shape_msg.varint(_SHAPE_UNKNOWN_RANK):
@@ -257,27 +281,24 @@ def _tensor_spec(name: str, info: Message) -> TensorSpec:
     return TensorSpec(name, shape, dtype)
 
 
-def _keras_metadata(directory: Path) -> tuple[dict, list[str]] | None:
-    """Root metadata JSON and layer class names from keras_metadata.pb (TF >= 2.5 Keras saves)."""
+def _keras_metadata(directory: Path) -> tuple[dict, list[bytes]] | None:
+    """Root metadata JSON and the layer nodes' raw metadata from keras_metadata.pb
+    (TF >= 2.5 Keras saves)."""
     path = directory / KERAS_METADATA_PB
     data = _read_bounded(path, MAX_KERAS_METADATA_BYTES)
     try:
         saved = Message(data)
         root: dict | None = None
-        layers: list[str] = []
+        layers: list[bytes] = []
         for node in saved.messages(_KM_NODES):
             node_path = node.string(_KO_NODE_PATH)
-            identifier = node.string(_KO_IDENTIFIER) or ""
             raw = node.raw(_KO_METADATA)
             if not raw:
                 continue
-            if node_path == "root" or (root is None and node.varint(_KO_NODE_ID) == 0
-                                       and node_path is None):
+            if node_path == "root":
                 root = _metadata_json(bytes(raw[-1]), path)
-            elif identifier in _KERAS_LAYER_IDENTIFIERS:
-                cls = _class_name_of(bytes(raw[-1]))
-                if cls:
-                    layers.append(cls)
+            elif (node.string(_KO_IDENTIFIER) or "") in _KERAS_LAYER_IDENTIFIERS:
+                layers.append(bytes(raw[-1]))
     except WireError as exc:
         raise bad(path, f"not a valid Keras metadata protobuf ({exc})") from None
     if root is None:
@@ -285,33 +306,27 @@ def _keras_metadata(directory: Path) -> tuple[dict, list[str]] | None:
     return root, layers
 
 
-def _object_graph_keras(meta_graph: Message) -> tuple[dict, list[str]] | None:
+def _object_graph_keras(meta_graph: Message) -> tuple[dict, list[bytes]] | None:
     """TF 2.0-2.4 Keras saves keep the metadata JSON in the object graph's user objects."""
     graph = meta_graph.message(_MG_OBJECT_GRAPH)
-    if graph is None:
-        return None
-    nodes = graph.messages(_OG_NODES)
+    nodes = graph.raw(_OG_NODES) if graph is not None else []
     if not nodes:
         return None
-    root: dict | None = None
-    layers: list[str] = []
-    for index, node in enumerate(nodes):
-        user = node.message(_SO_USER_OBJECT)
-        if user is None:
-            continue
-        identifier = user.string(_UO_IDENTIFIER) or ""
-        raw = user.raw(_UO_METADATA)
-        if index == 0:
-            if not identifier.startswith("_tf_keras"):
-                return None
-            if not raw:
-                return None  # TF >= 2.5 moved the JSON to keras_metadata.pb
-            root = _metadata_json(bytes(raw[-1]), "saved_model.pb (object graph)")
-        elif identifier in _KERAS_LAYER_IDENTIFIERS and raw:
-            cls = _class_name_of(bytes(raw[-1]))
-            if cls:
-                layers.append(cls)
-    return (root, layers) if root is not None else None
+    root_user = Message(nodes[0], graph.depth + 1).message(_SO_USER_OBJECT)
+    if root_user is None or not (root_user.string(_UO_IDENTIFIER) or "").startswith("_tf_keras"):
+        return None
+    raw_root = root_user.raw(_UO_METADATA)
+    if not raw_root:
+        return None  # TF >= 2.5 moved the JSON to keras_metadata.pb
+    root = _metadata_json(bytes(raw_root[-1]), "saved_model.pb (object graph)")
+    layers: list[bytes] = []
+    for node in nodes[1:]:
+        user = Message(node, graph.depth + 1).message(_SO_USER_OBJECT)
+        if user is not None and (user.string(_UO_IDENTIFIER) or "") in _KERAS_LAYER_IDENTIFIERS:
+            raw = user.raw(_UO_METADATA)
+            if raw:
+                layers.append(bytes(raw[-1]))
+    return root, layers
 
 
 def _metadata_json(raw: bytes, source: object) -> dict:

@@ -15,8 +15,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-from packaging.utils import canonicalize_name
-
 from kresolve.artifact.facts import Probe, ProbeTensor, Sidecar
 from kresolve.artifact.jsontext import bad, parse_json
 from kresolve.artifact.limits import MAX_PROBE_ELEMENTS, MAX_SIDECAR_BYTES, MiB
@@ -26,11 +24,17 @@ SIDECAR_SUFFIX = ".kresolve.json"
 SCHEMA_VERSION = 1
 
 _MAX_RANK = 32
+_NAME_SEPARATORS = re.compile(r"[-_.]+")
 _PYTHON_VERSION = re.compile(r"\d+\.\d+(\.\d+)?([a-z]+\d*)?\+?")
 _DTYPES = frozenset({
     "float16", "float32", "float64", "bfloat16", "int8", "int16", "int32", "int64", "uint8",
     "uint16", "uint32", "uint64", "bool", "string", "complex64", "complex128",
 })
+
+
+def canonicalize_name(name: str) -> str:
+    """PEP 503 normalised distribution name (what pip and the index compare)."""
+    return _NAME_SEPARATORS.sub("-", name).lower()
 
 
 def find_sidecar(model: Path) -> Path | None:
