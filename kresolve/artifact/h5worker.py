@@ -78,7 +78,9 @@ class _Worker:
             request = {"path": str(path), "what": what, "limit": MAX_JSON_BYTES}
             for attempt in (1, 2):  # a worker that died since its last answer is replaced once
                 try:
-                    if self._proc is None or self._proc.poll() is not None:
+                    if self._proc is not None and self._proc.poll() is not None:
+                        self.stop()  # died since its last answer: reap it, close its pipes
+                    if self._proc is None:
                         self._start()
                     self._send(request)
                     break
