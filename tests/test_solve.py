@@ -57,7 +57,7 @@ source = "test:tests/test_solve.py"
 [[constraint]]
 id = "tf-2.13-numpy"
 when = "tensorflow>=2.13,<2.14"
-requires = ["numpy<1.25"]
+requires = ["numpy<1.25 ; platform_system != 'Darwin'", "numpy>=1.25 ; platform_system == 'Darwin'"]
 reason = "pretend TF 2.13 breaks with NumPy 1.25"
 source = "test:tests/test_solve.py"
 """
@@ -132,6 +132,7 @@ def test_wheel_tags_follow_the_target(world):
     env = solve(plans_for(facts(), rules), make_target("3.11", "osx-arm64"), index, rules)
     tf = next(p for p in env.pins if p.name == "tensorflow")
     assert [f.filename for f in tf.files] == ["tensorflow-2.13.1-cp311-cp311-macosx_12_0_arm64.whl"]
+    assert pins(env)["numpy"] == "1.26.4"  # the rule's markers are evaluated for the target
 
 
 def test_unsolvable_route_falls_back_to_next_route_with_reason(world):

@@ -19,7 +19,7 @@ from packaging.version import InvalidVersion, Version
 from resolvelib import AbstractProvider
 
 from ..index import DistFile, Index
-from ..rules.db import RulesDB
+from ..rules.db import Constraint, RulesDB
 from ..target import Target
 from .distance import order_key
 
@@ -175,12 +175,24 @@ class Provider(AbstractProvider):
             req.marker = None
             deps.append(Req(req, parent))
         if not candidate.extras:
-            for rule in self.rules.constraints_for(candidate.name, candidate.version):
-                deps.extend(Req(r, parent, rule.id, rule.reason) for r in rule.requires)
+            for rule, req in self._rule_requirements(candidate.name, candidate.version):
+                deps.append(Req(req, parent, rule.id, rule.reason))
         self.index.prefetch(d.name for d in deps if d.name != PYTHON)
         return deps
 
     # -- helpers -----------------------------------------------------------------------------
+    def _rule_requirements(self, name: str, version: Version) -> list[tuple[Constraint, Requirement]]:
+        """The rules' extra requirements for this release that apply on the target (markers)."""
+        found = []
+        for rule in self.rules.constraints_for(name, version):
+            for req in rule.requires:
+                if req.marker is not None:
+                    if not req.marker.evaluate({**self._markers, "extra": ""}):
+                        continue
+                    req = Requirement(str(req).split(";")[0])
+                found.append((rule, req))
+        return found
+
     def _wanted(self, req: Requirement, extras: frozenset[str]) -> bool:
         if req.marker is None:
             return not extras  # unconditional deps belong to the base candidate
@@ -219,11 +231,10 @@ class Provider(AbstractProvider):
         if not wheels:
             self.rejections.add(name, version, _most_telling(reasons))
             return None
-        for rule in self.rules.constraints_for(name, version):
-            for req in rule.requires:
-                if canonicalize_name(req.name) == PYTHON and not req.specifier.contains(self._python, prereleases=True):
-                    self.rejections.add(name, version, f"rule {rule.id}: {rule.reason}")
-                    return None
+        for rule, req in self._rule_requirements(name, version):
+            if canonicalize_name(req.name) == PYTHON and not req.specifier.contains(self._python, prereleases=True):
+                self.rejections.add(name, version, f"rule {rule.id}: {rule.reason}")
+                return None
         wheels.sort(key=lambda rw: rw[0])
         return Candidate(name, version, extras, tuple(d for _, d in wheels))
 
