@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -69,7 +70,14 @@ class RulesDB:
     routes: tuple[Route, ...]
 
     def constraints_for(self, name: str, version: Version) -> list[Constraint]:
-        return [c for c in self.constraints if c.applies_to(name, version)]
+        return [c for c in self._constraints_by_name.get(name, ()) if c.applies_to(name, version)]
+
+    @cached_property
+    def _constraints_by_name(self) -> dict[str, list[Constraint]]:
+        grouped: dict[str, list[Constraint]] = {}
+        for c in self.constraints:
+            grouped.setdefault(canonicalize_name(c.when.name), []).append(c)
+        return grouped
 
     def by_id(self, rule_id: str) -> Constraint | Era | Route | None:
         for rule in (*self.constraints, *self.eras, *self.routes):

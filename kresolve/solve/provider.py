@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Iterable, Iterator, Mapping, Sequence
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -102,6 +103,9 @@ class Provider(AbstractProvider):
         self.preferences = dict(preferences)
         self.rejections = Rejections()
         self._tag_rank = {tag: i for i, tag in enumerate(target.supported_tags())}
+        # find_matches is asked again for the same names as criteria narrow: parse once.
+        self._by_version: dict[str, dict[Version, list[DistFile]]] = {}
+        self._base: dict[tuple[str, Version], Candidate | None] = {}
         self._markers = target.markers()
         self._python = Version(target.python + ".0")
 
@@ -142,9 +146,9 @@ class Provider(AbstractProvider):
                 continue
             if version.is_prerelease and not allow_pre:
                 continue
-            candidate = self._candidate(name, version, extras, files)
-            if candidate is not None:
-                found.append(candidate)
+            base = self._base_candidate(name, version, files)
+            if base is not None:
+                found.append(base if not extras else Candidate(name, version, extras, base.files))
         found.sort(key=lambda c: order_key(c.version, preferred))
         self.index.prefetch_metadata(c.files[0] for c in found[:2])
         return found
@@ -203,14 +207,22 @@ class Provider(AbstractProvider):
         )
 
     def _versions(self, name: str) -> dict[Version, list[DistFile]]:
-        by_version: dict[Version, list[DistFile]] = defaultdict(list)
-        for dist in self.index.files(name):
-            version = _file_version(dist.filename, name)
-            if version is not None:
-                by_version[version].append(dist)
-        return by_version
+        if name not in self._by_version:
+            by_version: dict[Version, list[DistFile]] = defaultdict(list)
+            for dist in self.index.files(name):
+                version = _file_version(dist.filename, name)
+                if version is not None:
+                    by_version[version].append(dist)
+            self._by_version[name] = by_version
+        return self._by_version[name]
 
-    def _candidate(self, name: str, version: Version, extras: frozenset[str], files: list[DistFile]) -> Candidate | None:
+    def _base_candidate(self, name: str, version: Version, files: list[DistFile]) -> Candidate | None:
+        key = (name, version)
+        if key not in self._base:
+            self._base[key] = self._make_candidate(name, version, files)
+        return self._base[key]
+
+    def _make_candidate(self, name: str, version: Version, files: list[DistFile]) -> Candidate | None:
         wheels: list[tuple[int, DistFile]] = []
         reasons = set()
         for dist in files:
@@ -236,7 +248,7 @@ class Provider(AbstractProvider):
                 self.rejections.add(name, version, f"rule {rule.id}: {rule.reason}")
                 return None
         wheels.sort(key=lambda rw: rw[0])
-        return Candidate(name, version, extras, tuple(d for _, d in wheels))
+        return Candidate(name, version, frozenset(), tuple(d for _, d in wheels))
 
 
 def _most_telling(reasons: set[str]) -> str:
@@ -254,6 +266,7 @@ def _python_requirement(requires_python: str) -> Requirement | None:
         return None  # malformed Requires-Python: pip ignores it as well
 
 
+@lru_cache(maxsize=4096)
 def _python_ok(requires_python: str, python: Version) -> bool:
     try:
         return SpecifierSet(requires_python).contains(python, prereleases=True)
@@ -261,6 +274,7 @@ def _python_ok(requires_python: str, python: Version) -> bool:
         return True
 
 
+@lru_cache(maxsize=65536)
 def _wheel_tags(filename: str) -> frozenset[Tag]:
     try:
         return parse_wheel_filename(filename)[3]
@@ -268,6 +282,7 @@ def _wheel_tags(filename: str) -> frozenset[Tag]:
         return frozenset()
 
 
+@lru_cache(maxsize=65536)
 def _file_version(filename: str, name: str) -> Version | None:
     try:
         if filename.endswith(".whl"):
