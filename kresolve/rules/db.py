@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from datetime import date
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -37,10 +38,15 @@ class Constraint:
 
 @dataclass(frozen=True)
 class Era:
+    """What one piece of recorded evidence says about the training stack."""
+
     id: str
     keras_version: SpecifierSet | None
     tensorflow_version: SpecifierSet | None
+    saved_between: tuple[str, str] | None  # ISO dates [from, until) of the file's date_saved
     prefer: tuple[tuple[str, str], ...]  # (canonical package, release series or version)
+    ranges: tuple[tuple[str, SpecifierSet], ...]  # what the writer's stack could have been
+    confidence: str  # "high" | "medium" | "low"
     reason: str
     source: str
     file: str
@@ -101,7 +107,7 @@ def default_rules_dir() -> Path:
 _COMMON = {"id", "reason", "source"}
 _KEYS = {
     "constraint": _COMMON | {"when", "requires"},
-    "era": _COMMON | {"keras_version", "tensorflow_version", "prefer"},
+    "era": _COMMON | {"keras_version", "tensorflow_version", "saved_between", "prefer", "ranges", "confidence"},
     "route": _COMMON | {"format", "writer_keras", "writer_tensorflow", "rank", "loader", "requires", "env", "caveats"},
 }
 
@@ -157,6 +163,14 @@ class _Checker:
         return tuple(sorted(value.items()))
 
 
+def _is_date(text: object) -> bool:
+    try:
+        date.fromisoformat(str(text))
+        return True
+    except ValueError:
+        return False
+
+
 def _build(check: _Checker) -> Constraint | Era | Route:
     t = check.table
     common = dict(id=check.id, reason=t["reason"], source=t["source"], file=check.file)
@@ -167,15 +181,30 @@ def _build(check: _Checker) -> Constraint | Era | Route:
         return Constraint(when=check.requirement(check.text("when")), requires=requires, **common)
     if check.kind == "era":
         keras, tf = check.specifier("keras_version"), check.specifier("tensorflow_version")
-        if (keras is None) == (tf is None):
-            raise check.fail("needs exactly one of 'keras_version' or 'tensorflow_version'")
+        saved = t.get("saved_between")
+        if saved is not None:
+            if not (isinstance(saved, list) and len(saved) == 2 and all(_is_date(d) for d in saved) and saved[0] < saved[1]):
+                raise check.fail("'saved_between' must be two ISO dates [from, until), from < until")
+            saved = (saved[0], saved[1])
+        if sum(x is not None for x in (keras, tf, saved)) != 1:
+            raise check.fail("needs exactly one of 'keras_version', 'tensorflow_version' or 'saved_between'")
         prefer = tuple((canonicalize_name(k), v) for k, v in check.pairs("prefer"))
         for _, version in prefer:
             try:
                 Version(version)
             except Exception:
                 raise check.fail(f"prefer: {version!r} is not a version") from None
-        return Era(keras_version=keras, tensorflow_version=tf, prefer=prefer, **common)
+        ranges = []
+        for name, text in check.pairs("ranges"):
+            try:
+                ranges.append((canonicalize_name(name), SpecifierSet(text)))
+            except InvalidSpecifier:
+                raise check.fail(f"ranges: bad version range {text!r} for {name!r}") from None
+        confidence = check.text("confidence", "medium")
+        if confidence not in ("high", "medium", "low"):
+            raise check.fail("'confidence' must be high, medium or low")
+        return Era(keras_version=keras, tensorflow_version=tf, saved_between=saved, prefer=prefer,
+                   ranges=tuple(ranges), confidence=confidence, **common)
     fmt, loader = check.text("format"), check.text("loader")
     if fmt not in FORMATS:
         raise check.fail(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
