@@ -9,16 +9,19 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from packaging.requirements import InvalidRequirement, Requirement
+
 from . import __version__
 from .artifact import inspect as _inspect
 from .artifact.facts import ModelFacts
-from .errors import SmokeFailed
+from .errors import BadInput, SmokeFailed
 from .index import Cache, Index, IndexConfig, read_pip_config
 from .lock import requirements_txt
 from .lock.output import Staging
-from .report import environment_json, facts_json, smoke_json
+from .report import custom_objects_json, environment_json, facts_json, smoke_json, training_json
 from .rules.db import RulesDB, load_rules
-from .rules.plan import plans_for
+from .rules.infer import TrainingEnv, infer
+from .rules.plan import Need, plans_for
 from .smoke.run import SmokeResult, smoke_test
 from .solve.resolve import Environment, solve
 from .target import Target, make_target
@@ -30,6 +33,18 @@ REQUIREMENTS = "requirements.txt"
 def inspect(path: str | Path) -> ModelFacts:
     """What the artifact says about itself. Never imports TensorFlow, never runs model code."""
     return _inspect(path)
+
+
+def infer_training_env(facts: ModelFacts, rules: RulesDB | None = None) -> TrainingEnv:
+    """The training environment as far as the evidence tells (ranges, confidence, reasons)."""
+    return infer(facts, rules or load_rules())
+
+
+def _requirement(text: str) -> Requirement:
+    try:
+        return Requirement(text)
+    except InvalidRequirement as exc:
+        raise BadInput(f"--requirement {text!r}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -53,20 +68,28 @@ def lock(
     cache: Cache | None = None,
     rules: RulesDB | None = None,
     command: str | None = None,
+    requirements: tuple[str, ...] = (),
+    custom_objects: tuple[str, ...] = (),
+    code_paths: tuple[str, ...] = (),
 ) -> LockResult:
     """Solve, lock and (unless `smoke=False`) smoke-test the nearest environment for `model`.
 
     Existing files in `out_dir` are replaced only when the run succeeds; after a failed smoke
     test the new lock is kept in `out_dir/kresolve-failed/` and `SmokeFailed` is raised.
+    `requirements`: extra PEP 508 requirements (e.g. the package defining custom layers);
+    `custom_objects`: modules the smoke test imports before loading (they register custom
+    classes), found on `code_paths` (default: the current directory).
     """
     facts = inspect(model)
     target: Target = make_target(python, platform)
     rules = rules or load_rules()
+    extra = tuple(Need(_requirement(r), "asked for with --requirement") for r in requirements)
+    training = infer(facts, rules)
     index_config = index_config or read_pip_config()
     cache = cache or Cache()
     index = Index(index_config, cache, offline=offline)
     try:
-        env = solve(plans_for(facts, rules), target, index, rules)
+        env = solve(plans_for(facts, rules, extra, training), target, index, rules)
     finally:
         index.close()
     command = command or "kresolve lock " + shlex.join(sys.argv[2:] if sys.argv[1:2] == ["lock"] else [str(model)])
@@ -82,7 +105,9 @@ def lock(
             "rules": {"root": rules.root, "count": rules.count},
         },
         "facts": facts_json(facts),
+        "training_env": training_json(training),
         "environment": environment_json(env),
+        "custom_objects": custom_objects_json(facts, custom_objects, requirements),
         "lockfiles": [REQUIREMENTS],
         "smoke": None,
     }
@@ -93,7 +118,8 @@ def lock(
         if smoke:
             result = smoke_test(
                 facts, lock_path, env.plan.route.loader, env.env_vars, target, index_config,
-                cache.root / "envs", trust=trust_model,
+                cache.root / "envs", trust=trust_model, modules=custom_objects,
+                paths=code_paths or ((".",) if custom_objects else ()),
             )
             report["smoke"] = smoke_json(result)
         staging.write(REPORT, json.dumps(report, indent=2) + "\n")

@@ -14,7 +14,8 @@ from rich.table import Table
 
 from . import __version__, api
 from .errors import KresolveError, SmokeFailed
-from .report import facts_json
+from .report import facts_json, training_json
+from .rules.db import load_rules
 from .target import PLATFORMS
 
 out = Console(highlight=False)
@@ -45,6 +46,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-smoke", action="store_true", help="do not build the environment and load the model")
     p.add_argument("--trust-model", action="store_true", help="allow the smoke test to run code stored in the model (Lambda layers)")
     p.add_argument("--offline", action="store_true", help="use only the on-disk cache, never the network")
+    p.add_argument("--requirement", action="append", default=[], metavar="REQ",
+                   help="also install this requirement (e.g. the package that defines custom layers); repeatable")
+    p.add_argument("--custom-objects", action="append", default=[], metavar="MODULE",
+                   help="module the smoke test imports before loading (defines/registers custom classes); repeatable")
+    p.add_argument("--code-path", action="append", default=[], metavar="DIR",
+                   help="directory to import --custom-objects modules from (default: the current directory)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser
 
@@ -73,6 +80,22 @@ def _render_facts(facts) -> None:
     for note in facts.notes:
         table.add_row("note", note)
     out.print(table)
+
+
+def _render_training(training) -> None:
+    table = Table(title="Inferred training environment", title_justify="left")
+    for col in ("package", "range", "preferred", "confidence", "because"):
+        table.add_column(col, overflow="fold")
+    key = {"keras", "tf-keras", "tensorflow", "python", "numpy", "h5py", "protobuf"}
+    for est in training.estimates:
+        if est.package in key:
+            table.add_row(est.package, est.range or "?", est.preferred or "", est.confidence, "; ".join(est.reasons[:2]))
+    out.print(table)
+    out.print(f"[dim]decided by: {training.decided_by}[/]")
+    for hard in training.hard:
+        out.print(f"[bold]hard constraint[/] {hard.requirement}: {hard.reason}")
+    for note in training.notes:
+        out.print(f"[yellow]note[/] {note}")
 
 
 def _render_lock(result: api.LockResult) -> None:
@@ -122,18 +145,22 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "inspect":
-            facts = [api.inspect(m) for m in args.models]
+            rules = load_rules()
+            found = [(f, api.infer_training_env(f, rules)) for f in (api.inspect(m) for m in args.models)]
             if args.json:
-                payload = [facts_json(f) for f in facts]
+                payload = [facts_json(f) | {"training_env": training_json(t)} for f, t in found]
                 print(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2))
             else:
-                for f in facts:
+                for f, t in found:
                     _render_facts(f)
+                    _render_training(t)
             return 0
         if args.command == "lock":
             result = api.lock(
                 args.model, python=args.python, platform=args.platform, out_dir=Path(args.output),
                 smoke=not args.no_smoke, trust_model=args.trust_model, offline=args.offline,
+                requirements=tuple(args.requirement), custom_objects=tuple(args.custom_objects),
+                code_paths=tuple(args.code_path),
             )
             if args.json:
                 print(json.dumps(result.report, indent=2))

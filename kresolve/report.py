@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any
 
 from .artifact.facts import ModelFacts
+from .rules.infer import TrainingEnv
 from .smoke.run import SmokeResult
 from .solve.resolve import Environment, Pin
 
@@ -61,3 +62,28 @@ def environment_json(env: Environment) -> dict[str, Any]:
 
 def smoke_json(result: SmokeResult | None) -> dict[str, Any] | None:
     return None if result is None else dataclasses.asdict(result) | {"versions": dict(result.versions)}
+
+
+def training_json(training: TrainingEnv) -> dict[str, Any]:
+    return {
+        "decided_by": training.decided_by,
+        "estimates": [dataclasses.asdict(e) for e in training.estimates],
+        "hard_constraints": [dataclasses.asdict(h) for h in training.hard],
+        "notes": list(training.notes),
+    }
+
+
+def custom_objects_json(facts: ModelFacts, modules: tuple[str, ...], requirements: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Which custom classes must be importable at load time, and what provides them."""
+    recorded = dict(facts.sidecar.custom_objects) if facts.sidecar else {}
+    found = []
+    for obj in facts.custom_objects:
+        provided_by = recorded.get(obj.class_name) or (", ".join(modules) if modules else None)
+        found.append({
+            "class_name": obj.class_name,
+            "registered_name": obj.registered_name,
+            "module": obj.module,
+            "must_be_importable_at_load": True,
+            "provided_by": provided_by or (", ".join(requirements) if requirements else None),
+        })
+    return found

@@ -158,3 +158,18 @@ def test_no_route_for_format_is_unsolvable_with_words(world):
     weights = ModelFacts(path="w.h5", format="keras-h5-weights", format_detail="", keras_version="2.13.0")
     with pytest.raises(Unsolvable, match="weights only"):
         plans_for(weights, rules)
+
+
+def test_lambda_bytecode_makes_its_python_minor_a_hard_constraint(world):
+    from kresolve.artifact.facts import LambdaLayer
+
+    index, rules = world
+    lam = ModelFacts(path="m.h5", format="keras-h5", format_detail="", keras_version="2.13.0",
+                     lambda_layers=(LambdaLayer("scale", "marshal", "3.8-3.10"),))
+    with pytest.raises(Unsolvable) as info:
+        solve(plans_for(lam, rules), make_target("3.11", "linux-64"), index, rules)
+    message = str(info.value)
+    assert "python<3.11,>=3.8" in message and "Lambda layer 'scale'" in message and "target is Python 3.11" in message
+    ok = ModelFacts(path="m.h5", format="keras-h5", format_detail="", keras_version="2.13.0",
+                    lambda_layers=(LambdaLayer("scale", "marshal", "3.11-3.12"),))
+    assert pins(solve(plans_for(ok, rules), make_target("3.11", "linux-64"), index, rules))["tensorflow"] == "2.13.1"

@@ -30,5 +30,9 @@ MAX_PROBE_ELEMENTS = 1_000_000
 MAX_SIDECAR_BYTES = 64 * MiB
 # Lambda bytecode blobs; Keras functions are a few KiB.
 MAX_BYTECODE_CHARS = 16 * MiB
+# Files and folders walked in a model directory when checking it for symbolic links that leave
+# it (a SavedModel holds a handful, an unpacked .keras three), and how deep the walk goes.
+MAX_DIR_ENTRIES = 10_000
+MAX_DIR_DEPTH = 32
 # Entries listed when telling the user what a directory or archive holds.
 LIST_PREVIEW = 5

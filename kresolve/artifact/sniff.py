@@ -1,14 +1,22 @@
 """Decide what a model path is from its bytes and directory layout, never from its name's
-extension; refuse everything else with a line that says what it looks like instead."""
+extension; refuse everything else with a line that says what it looks like instead.
+
+A model directory (SavedModel, unpacked .keras) is also checked for symbolic links that lead out
+of it: its members are read (and, in a smoke test, loaded) on the user's behalf, so a link such
+as `saved_model.pb -> /etc/passwd` or `variables -> /home/someone` in a directory that came from
+elsewhere is refused, naming the link, rather than followed. Links that stay inside the model
+directory are fine. The path the user passes may itself be a link: they named it.
+"""
 
 from __future__ import annotations
 
 import enum
+import os
 import stat
 from pathlib import Path
 
 from kresolve.artifact.jsontext import bad
-from kresolve.artifact.limits import LIST_PREVIEW
+from kresolve.artifact.limits import LIST_PREVIEW, MAX_DIR_DEPTH, MAX_DIR_ENTRIES
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 # HDF5 allows a user block before the superblock: the signature then sits at 512, 1024, ...
@@ -34,7 +42,9 @@ def sniff(path: Path) -> tuple[Kind, Path]:
     except OSError as exc:
         raise bad(path, f"cannot access ({exc.strerror or exc})") from None
     if stat.S_ISDIR(info.st_mode):
-        return _sniff_dir(path)
+        kind, where = _sniff_dir(path)
+        refuse_links_out(where)
+        return kind, where
     if not stat.S_ISREG(info.st_mode):
         raise bad(path, "not a regular file or directory")
     if info.st_size == 0:
@@ -45,7 +55,38 @@ def sniff(path: Path) -> tuple[Kind, Path]:
     except OSError as exc:
         raise bad(path, f"cannot read ({exc.strerror or exc})") from None
     kind = _sniff_file(path, head)
-    return kind, path.parent if kind is Kind.SAVEDMODEL else path
+    if kind is Kind.SAVEDMODEL:  # saved_model.pb named directly: its directory is the model
+        refuse_links_out(path.parent)
+        return kind, path.parent
+    return kind, path
+
+
+def refuse_links_out(root: Path) -> None:
+    """BadInput naming the first symbolic link under the model directory `root` whose target
+    (followed to the end) lies outside `root`; links are never descended into."""
+    real_root = Path(os.path.realpath(root))
+    stack, seen = [(root, 0)], 0
+    while stack:
+        folder, depth = stack.pop()
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    seen += 1
+                    if seen > MAX_DIR_ENTRIES:
+                        raise bad(root, f"holds over {MAX_DIR_ENTRIES} files and folders: not a "
+                                        "saved model directory")
+                    if entry.is_symlink():
+                        target = Path(os.path.realpath(entry.path))
+                        if target != real_root and not target.is_relative_to(real_root):
+                            raise bad(entry.path, f"symbolic link to {target}, outside the model "
+                                                  f"directory {root}: refusing to follow it")
+                    elif entry.is_dir(follow_symlinks=False):
+                        if depth + 1 > MAX_DIR_DEPTH:
+                            raise bad(entry.path, f"folders nest over {MAX_DIR_DEPTH} levels deep "
+                                                  "in the model directory")
+                        stack.append((Path(entry.path), depth + 1))
+        except OSError as exc:
+            raise bad(folder, f"cannot list directory ({exc.strerror or exc})") from None
 
 
 def _sniff_dir(path: Path) -> tuple[Kind, Path]:

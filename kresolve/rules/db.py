@@ -44,6 +44,7 @@ class Era:
     keras_version: SpecifierSet | None
     tensorflow_version: SpecifierSet | None
     saved_between: tuple[str, str] | None  # ISO dates [from, until) of the file's date_saved
+    keras_flavour: str | None  # "tf" (recorded with a "-tf" suffix), "standalone", or None: either
     prefer: tuple[tuple[str, str], ...]  # (canonical package, release series or version)
     ranges: tuple[tuple[str, SpecifierSet], ...]  # what the writer's stack could have been
     confidence: str  # "high" | "medium" | "low"
@@ -107,7 +108,7 @@ def default_rules_dir() -> Path:
 _COMMON = {"id", "reason", "source"}
 _KEYS = {
     "constraint": _COMMON | {"when", "requires"},
-    "era": _COMMON | {"keras_version", "tensorflow_version", "saved_between", "prefer", "ranges", "confidence"},
+    "era": _COMMON | {"keras_version", "tensorflow_version", "saved_between", "keras_flavour", "prefer", "ranges", "confidence"},
     "route": _COMMON | {"format", "writer_keras", "writer_tensorflow", "rank", "loader", "requires", "env", "caveats"},
 }
 
@@ -200,10 +201,13 @@ def _build(check: _Checker) -> Constraint | Era | Route:
                 ranges.append((canonicalize_name(name), SpecifierSet(text)))
             except InvalidSpecifier:
                 raise check.fail(f"ranges: bad version range {text!r} for {name!r}") from None
+        flavour = t.get("keras_flavour")
+        if flavour is not None and (flavour not in ("tf", "standalone") or keras is None):
+            raise check.fail("'keras_flavour' must be \"tf\" or \"standalone\" and goes with 'keras_version'")
         confidence = check.text("confidence", "medium")
         if confidence not in ("high", "medium", "low"):
             raise check.fail("'confidence' must be high, medium or low")
-        return Era(keras_version=keras, tensorflow_version=tf, saved_between=saved, prefer=prefer,
+        return Era(keras_version=keras, tensorflow_version=tf, saved_between=saved, keras_flavour=flavour, prefer=prefer,
                    ranges=tuple(ranges), confidence=confidence, **common)
     fmt, loader = check.text("format"), check.text("loader")
     if fmt not in FORMATS:

@@ -1,31 +1,26 @@
 """Facts + rules → plans: per loading route, what must be installed and which versions to prefer.
 
 Pure: no I/O. Each Plan is one way to load the model (a route of the rules DB); the solver tries
-them in rank order.
+them in rank order. Preferences come from the inferred training environment (infer.py).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
 
 from ..artifact.facts import ModelFacts
 from ..errors import Unsolvable
 from .db import Route, RulesDB
-
-# Evidence strength, strongest first (DESIGN.md "Nearest").
-EVIDENCE = ("sidecar", "artifact", "era")
+from .infer import TrainingEnv, infer, writer_version
 
 
 @dataclass(frozen=True)
 class Preference:
     name: str  # canonical package name, or "python"
     version: str  # exact ("2.15.1") or a release series ("2.15")
-    evidence: str  # one of EVIDENCE
+    evidence: str  # "sidecar", "artifact", "era", "project"
     reason: str
     rule_id: str | None = None
 
@@ -53,17 +48,6 @@ class Plan:
         return next((p for p in self.preferences if p.name == name), None)
 
 
-def writer_version(text: str | None) -> Version | None:
-    """'2.2.4-tf' -> 2.2.4; None when nothing version-like is recorded."""
-    match = re.match(r"\d+(\.\d+)*", (text or "").strip())
-    if not match:
-        return None
-    try:
-        return Version(match.group(0))
-    except InvalidVersion:
-        return None
-
-
 def _route_matches(route: Route, facts: ModelFacts) -> bool:
     if route.format != facts.format:
         return False
@@ -76,52 +60,24 @@ def _route_matches(route: Route, facts: ModelFacts) -> bool:
     return True
 
 
-def _sidecar_consistent(facts: ModelFacts) -> bool:
-    """A sidecar describes this file only if the versions the file records agree with it."""
-    sidecar = facts.sidecar
-    assert sidecar is not None
-    recorded = writer_version(facts.keras_version)
-    keras = sidecar.package_version("keras") or sidecar.package_version("tf-keras")
-    tf = sidecar.package_version("tensorflow")
-    if recorded is not None and keras and recorded.release[:2] != Version(keras).release[:2]:
-        # tf.keras 2.x records TF's minor, not the keras package's; accept either.
-        if not (tf and recorded.release[:2] == Version(tf).release[:2]):
-            return False
-    recorded_tf = writer_version(facts.tensorflow_version)
-    return not (recorded_tf and tf and recorded_tf.release[:2] != Version(tf).release[:2])
+def preferences_for(training: TrainingEnv, route: Route) -> tuple[Preference, ...]:
+    prefs = []
+    for est in training.estimates:
+        if not est.preferred:
+            continue
+        name = est.package
+        # A Keras 2 writer's line lives in `tf-keras` when the route loads through it.
+        if name == "keras" and route.loader == "tf_keras" and est.preferred.startswith("2."):
+            if training.get("tf-keras") is not None:
+                continue
+            name = "tf-keras"
+        reason = est.reasons[0] if est.reasons else est.evidence
+        prefs.append(Preference(name, est.preferred, est.evidence, reason, est.rule_ids[0] if est.rule_ids else None))
+    return tuple(prefs)
 
 
-def preferences_for(facts: ModelFacts, db: RulesDB, route: Route) -> tuple[Preference, ...]:
-    prefs: dict[str, Preference] = {}
-
-    def add(pref: Preference) -> None:
-        prefs.setdefault(pref.name, pref)  # first (strongest) evidence wins
-
-    if facts.sidecar and _sidecar_consistent(facts):
-        where = facts.sidecar.path
-        if facts.sidecar.python_version:
-            add(Preference("python", facts.sidecar.python_version, "sidecar", f"{where} records Python {facts.sidecar.python_version}"))
-        for name, version in facts.sidecar.packages:
-            add(Preference(canonicalize_name(name), version, "sidecar", f"{where} records {name} {version}"))
-
-    keras = writer_version(facts.keras_version)
-    if keras is not None and not (facts.keras_version or "").endswith("-tf"):
-        # The writer's Keras line lives in `tf-keras` when the route loads through it.
-        package = "tf-keras" if route.loader == "tf_keras" else "keras"
-        add(Preference(package, str(keras), "artifact", f"the file records keras_version {facts.keras_version}"))
-    tf = writer_version(facts.tensorflow_version)
-    if tf is not None:
-        add(Preference("tensorflow", str(tf), "artifact", f"the SavedModel records tensorflow_version {facts.tensorflow_version}"))
-
-    for era in db.eras:
-        spec, recorded = (era.keras_version, keras) if era.keras_version is not None else (era.tensorflow_version, tf)
-        if recorded is not None and spec is not None and spec.contains(recorded, prereleases=True):
-            for name, version in era.prefer:
-                add(Preference(name, version, "era", era.reason, era.id))
-    return tuple(prefs.values())
-
-
-def plans_for(facts: ModelFacts, db: RulesDB) -> list[Plan]:
+def plans_for(facts: ModelFacts, db: RulesDB, extra: tuple[Need, ...] = (), training: TrainingEnv | None = None) -> list[Plan]:
+    """One plan per matching route, rank order. `extra`: the user's own requirements."""
     routes = sorted((r for r in db.routes if _route_matches(r, facts)), key=lambda r: r.rank)
     if not routes:
         writer = facts.keras_version or facts.tensorflow_version or "an unrecorded version"
@@ -129,8 +85,13 @@ def plans_for(facts: ModelFacts, db: RulesDB) -> list[Plan]:
             f"{facts.path}: the rules know no way to load a {facts.format} model written by {writer}"
             + (" (weights only: the code that builds the architecture is needed)" if facts.format == "keras-h5-weights" else "")
         )
-    plans = []
-    for route in routes:
-        needs = tuple(Need(req, route.reason, route.id) for req in route.requires)
-        plans.append(Plan(route=route, needs=needs, preferences=preferences_for(facts, db, route)))
-    return plans
+    training = training or infer(facts, db)
+    hard = tuple(Need(Requirement(h.requirement), h.reason) for h in training.hard)
+    return [
+        Plan(
+            route=route,
+            needs=tuple(Need(req, route.reason, route.id) for req in route.requires) + hard + extra,
+            preferences=preferences_for(training, route),
+        )
+        for route in routes
+    ]

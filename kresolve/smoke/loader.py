@@ -49,6 +49,8 @@ def run(request):
     import numpy as np
 
     sys.path[:0] = request.get("paths", [])
+    for module in request.get("modules", []):  # user code that defines/registers custom objects
+        importlib.import_module(module)
     loader, path, trust = request["loader"], request["model"], request.get("trust", False)
     custom = _custom_objects(request.get("custom_objects", {}))
     versions = {}

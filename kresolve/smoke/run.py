@@ -75,7 +75,7 @@ def smoke_test(
     index: IndexConfig,
     envs_root: Path,
     trust: bool = False,
-    custom_objects: dict[str, str] | None = None,
+    modules: tuple[str, ...] = (),
     paths: tuple[str, ...] = (),
     timeout: float = 600.0,
 ) -> SmokeResult:
@@ -92,12 +92,12 @@ def smoke_test(
 
     probe = facts.sidecar.probe if facts.sidecar else None
     customs = dict(facts.sidecar.custom_objects) if facts.sidecar else {}
-    customs.update(custom_objects or {})
     request = {
         "model": str(Path(facts.path).resolve()),
         "loader": loader,
         "trust": trust,
-        "paths": list(paths),
+        "paths": [str(Path(p).resolve()) for p in paths],
+        "modules": list(modules),
         "custom_objects": customs,
         "probe_inputs": [{"dtype": t.dtype, "data": t.data} for t in probe.inputs] if probe else None,
     }
@@ -123,7 +123,13 @@ def smoke_test(
         result = json.loads(res_path.read_text("utf-8"))
     versions = tuple(sorted(result.get("versions", {}).items()))
     if not result["ok"]:
-        return _result("failed", f"{loader} could not load the model: {result['error']}", loader, env, start, versions=versions)
+        why = f"{loader} could not load the model: {result['error']}"
+        missing = [c.registered_name or c.class_name for c in facts.custom_objects]
+        if missing and not (modules or customs):
+            why += (f" — the model uses custom objects ({', '.join(missing)}) whose code was not provided:"
+                    " pass --custom-objects MODULE (importable from --code-path, default the current directory)"
+                    " or --requirement PACKAGE that defines them")
+        return _result("failed", why, loader, env, start, versions=versions)
     outputs = result["outputs"]
     if not all(math.isfinite(x) for o in outputs for x in _flatten(o["data"])):
         return _result("failed", "the model loaded but predicted non-finite values", loader, env, start, versions=versions)

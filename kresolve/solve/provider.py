@@ -47,9 +47,11 @@ class Req:
         return identify(self.name, frozenset(self.requirement.extras))
 
     def describe(self) -> str:
-        who = self.parent or "the loading route"
-        why = f" [rule {self.rule_id}]" if self.rule_id else ""
-        return f"{who} requires {self.requirement}{why}"
+        if self.parent:
+            return f"{self.parent} requires {self.requirement}" + (f" [rule {self.rule_id}]" if self.rule_id else "")
+        if self.rule_id:
+            return f"the loading route requires {self.requirement} [rule {self.rule_id}]"
+        return f"the model requires {self.requirement}" + (f" ({self.reason})" if self.reason else "")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,234 @@
+"""Facts + rules → the training environment as far as the evidence tells: per package a version
+range, the preferred version, how sure we are, and why. Pure: no I/O.
+
+Evidence, strongest first: the sidecar written in the training env (exact versions), the file's
+own metadata (keras_version, SavedModel tensorflow_version, Lambda bytecode), era rules keyed by
+those versions or by the save date, then project files found beside the model.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from ..artifact.bytecode import hint_bounds
+from ..artifact.facts import ModelFacts
+from .db import Era, RulesDB
+
+EVIDENCE = ("sidecar", "artifact", "era", "project")  # strongest first
+CONFIDENCE = {"sidecar": "high", "artifact": "high", "project": "low"}
+
+
+@dataclass(frozen=True)
+class Estimate:
+    package: str  # canonical name, or "python"
+    range: str  # PEP 440 specifier text ("" = unknown); "==X" for exact evidence
+    preferred: str | None  # exact version or release series the solver should aim at
+    confidence: str  # "high" | "medium" | "low"
+    evidence: str  # the strongest evidence behind it (one of EVIDENCE)
+    reasons: tuple[str, ...]
+    rule_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class HardConstraint:
+    """Not a preference: without it the model cannot load (e.g. Lambda bytecode's Python)."""
+
+    requirement: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class TrainingEnv:
+    estimates: tuple[Estimate, ...]
+    hard: tuple[HardConstraint, ...]
+    decided_by: str  # which evidence decided the core stack, in words
+    notes: tuple[str, ...] = ()
+
+    def get(self, package: str) -> Estimate | None:
+        return next((e for e in self.estimates if e.package == package), None)
+
+
+def writer_version(text: str | None) -> Version | None:
+    """'2.2.4-tf' -> 2.2.4; None when nothing version-like is recorded."""
+    match = re.match(r"\d+(\.\d+)*", (text or "").strip())
+    if not match:
+        return None
+    try:
+        return Version(match.group(0))
+    except InvalidVersion:
+        return None
+
+
+def sidecar_consistent(facts: ModelFacts) -> bool:
+    """A sidecar describes this file only if the versions the file records agree with it."""
+    sidecar = facts.sidecar
+    if sidecar is None:
+        return False
+    recorded = writer_version(facts.keras_version)
+    keras = sidecar.package_version("keras") or sidecar.package_version("tf-keras")
+    tf = sidecar.package_version("tensorflow")
+    if recorded is not None and keras and recorded.release[:2] != Version(keras).release[:2]:
+        # tf.keras 2.x records TF's minor, not the keras package's; accept either.
+        if not (tf and recorded.release[:2] == Version(tf).release[:2]):
+            return False
+    recorded_tf = writer_version(facts.tensorflow_version)
+    return not (recorded_tf and tf and recorded_tf.release[:2] != Version(tf).release[:2])
+
+
+def _era_matches(era: Era, facts: ModelFacts) -> bool:
+    if era.keras_version is not None:
+        recorded = writer_version(facts.keras_version)
+        if recorded is None or not era.keras_version.contains(recorded, prereleases=True):
+            return False
+        flavour = "tf" if (facts.keras_version or "").strip().endswith("-tf") else "standalone"
+        return era.keras_flavour in (None, flavour)
+    if era.tensorflow_version is not None:
+        recorded = writer_version(facts.tensorflow_version)
+        return recorded is not None and era.tensorflow_version.contains(recorded, prereleases=True)
+    saved = (facts.date_saved or "")[:10]
+    assert era.saved_between is not None
+    return bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", saved)) and era.saved_between[0] <= saved < era.saved_between[1]
+
+
+class _Builder:
+    """Collects evidence per package; the first (strongest) evidence keeps the preference."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, dict] = {}
+
+    def add(self, package, evidence, reason, range_=None, preferred=None, confidence=None, rule_id=None):
+        entry = self.data.setdefault(
+            package, {"ranges": [], "preferred": None, "evidence": evidence, "confidence": None, "reasons": [], "rules": []}
+        )
+        entry["reasons"].append(reason)
+        if rule_id:
+            entry["rules"].append(rule_id)
+        if range_ is not None:
+            entry["ranges"].append((SpecifierSet(str(range_)), evidence, reason))
+        if preferred and entry["preferred"] is None:
+            entry["preferred"] = preferred
+        if entry["confidence"] is None and (confidence or CONFIDENCE.get(evidence)):
+            entry["confidence"] = confidence or CONFIDENCE[evidence]
+
+    def build(self) -> tuple[tuple[Estimate, ...], list[str]]:
+        notes, estimates = [], []
+        for package, entry in self.data.items():
+            combined, used = SpecifierSet(), []
+            for spec, evidence, reason in entry["ranges"]:
+                trial = combined & spec
+                if _probably_empty(trial):
+                    notes.append(f"{package}: {evidence} evidence ({reason}) contradicts stronger evidence; ignored")
+                    continue
+                combined, used = trial, used + [evidence]
+            estimates.append(
+                Estimate(
+                    package=package,
+                    range=str(combined),
+                    preferred=entry["preferred"],
+                    confidence=entry["confidence"] or "medium",
+                    evidence=entry["evidence"],
+                    reasons=tuple(dict.fromkeys(entry["reasons"])),
+                    rule_ids=tuple(dict.fromkeys(entry["rules"])),
+                )
+            )
+        order = {"keras": 0, "tf-keras": 1, "tensorflow": 2, "python": 3, "numpy": 4}
+        estimates.sort(key=lambda e: (order.get(e.package, 9), e.package))
+        return tuple(estimates), notes
+
+
+def _probably_empty(spec: SpecifierSet) -> bool:
+    """Whether no version satisfies `spec`: a set of ranges can only be satisfied at or next to
+    one of its own bounds, so those (and their neighbours) are the versions worth trying."""
+    if not str(spec):
+        return False
+    probes = set()
+    for single in spec:
+        try:
+            v = Version(single.version.rstrip(".*").rstrip("."))
+        except InvalidVersion:
+            return False  # arbitrary (===) specifiers: do not guess
+        major, minor, micro = (v.release + (0, 0))[:3]
+        probes |= {v, Version(f"{major}.{minor}.{micro + 1}"), Version(f"{major}.{minor + 1}"), Version(f"{major + 1}")}
+        if micro:
+            probes.add(Version(f"{major}.{minor}.{micro - 1}"))
+        if minor:
+            probes.add(Version(f"{major}.{minor - 1}.999"))
+    return not any(spec.contains(p, prereleases=True) for p in probes)
+
+
+def infer(facts: ModelFacts, db: RulesDB) -> TrainingEnv:
+    b = _Builder()
+    decided = []
+    hard: list[HardConstraint] = []
+
+    sidecar_note = None
+    if facts.sidecar is not None:
+        if not sidecar_consistent(facts):
+            sidecar_note = (f"the sidecar {facts.sidecar.path} disagrees with the versions the file records, "
+                            "so it describes another model or environment: ignored")
+        else:
+            where = facts.sidecar.path
+            decided.append(f"the sidecar {where} (written in the training environment)")
+            if facts.sidecar.python_version:
+                v = facts.sidecar.python_version
+                b.add("python", "sidecar", f"{where} records Python {v}", f"=={v}", v)
+            for name, version in facts.sidecar.packages:
+                b.add(canonicalize_name(name), "sidecar", f"{where} records {name} {version}", f"=={version}", version)
+
+    keras = writer_version(facts.keras_version)
+    if keras is not None:
+        what = f"the file records keras_version {facts.keras_version}"
+        # "-tf" marks tf.keras inside TensorFlow: it says nothing about the keras package.
+        if not (facts.keras_version or "").strip().endswith("-tf"):
+            b.add("keras", "artifact", what, f"=={keras}", str(keras))
+        decided.append(what)
+    tf = writer_version(facts.tensorflow_version)
+    if tf is not None:
+        what = f"the SavedModel records tensorflow_version {facts.tensorflow_version}"
+        b.add("tensorflow", "artifact", what, f"=={tf}", str(tf))
+        decided.append(what)
+
+    for lam in facts.lambda_layers:
+        if lam.python_hint:
+            (lo_maj, lo_min), (hi_maj, hi_min) = hint_bounds(lam.python_hint)
+            spec = f">={lo_maj}.{lo_min},<{hi_maj}.{hi_min + 1}"
+            reason = (f"Lambda layer {lam.layer_name!r} holds Python {lam.python_hint} bytecode, "
+                      "which only loads on the Python minor that wrote it")
+            hard.append(HardConstraint(f"python{spec}", reason))
+            b.add("python", "artifact", reason, spec)
+    hard = list({h.requirement: h for h in hard}.values())
+
+    for era in db.eras:
+        if _era_matches(era, facts):
+            for name, version in era.prefer:
+                b.add(name, "era", era.reason, preferred=version, confidence=era.confidence, rule_id=era.id)
+            for name, spec in era.ranges:
+                b.add(name, "era", era.reason, spec, confidence=era.confidence, rule_id=era.id)
+            if era.saved_between is not None:
+                decided.append(f"date_saved {facts.date_saved}")
+
+    for evidence in getattr(facts, "project", ()) or ():
+        for name, spec, exact in evidence.packages:
+            spec_text = f"=={spec}" if exact and not spec[:1] in "<>=!~" else spec
+            try:
+                SpecifierSet(spec_text)
+            except Exception:
+                continue
+            b.add(canonicalize_name(name), "project", f"{evidence.path} ({evidence.kind}) lists {name} {spec_text}",
+                  spec_text or None, spec if exact else None)
+        if evidence.python:
+            b.add("python", "project", f"{evidence.path} ({evidence.kind}) names Python {evidence.python}",
+                  f"=={evidence.python}.*" if evidence.python.count(".") == 1 else f"=={evidence.python}", evidence.python)
+
+    estimates, notes = b.build()
+    if sidecar_note:
+        notes.insert(0, sidecar_note)
+    if not decided:
+        decided.append("no version recorded in the file" + ("; project files only" if getattr(facts, "project", ()) else ""))
+    return TrainingEnv(estimates=estimates, hard=tuple(hard), decided_by="; ".join(decided), notes=tuple(notes))
