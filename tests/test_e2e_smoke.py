@@ -51,3 +51,19 @@ def test_failed_smoke_keeps_the_existing_lock_and_says_why(tmp_path):
         api.lock(work / "model", out_dir=out)
     assert (out / "requirements.txt").read_text() == "existing\n"
     assert (out / "kresolve-failed" / "requirements.txt").exists()
+
+
+def test_custom_layer_needs_its_code_and_loads_once_given(tmp_path):
+    from conftest import TESTS
+
+    model = FIXTURES / "keras3-custom-layer" / "model.keras"
+    with pytest.raises(SmokeFailed) as info:
+        api.lock(model, out_dir=tmp_path / "without")
+    message = str(info.value)
+    assert "ScaleLayer" in message and "--custom-objects" in message
+    result = api.lock(model, out_dir=tmp_path / "with", custom_objects=("kresolve_fixture_layers",),
+                      code_paths=(str(TESTS / "fixtures"),))
+    assert result.smoke.status == "passed" and result.smoke.compared, result.smoke
+    report = json.loads((tmp_path / "with" / "kresolve-report.json").read_text())
+    assert report["custom_objects"][0]["class_name"] == "ScaleLayer"
+    assert report["custom_objects"][0]["provided_by"]

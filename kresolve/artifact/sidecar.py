@@ -4,13 +4,15 @@ Lookup order for a model at PATH (first hit wins):
 1. `PATH.kresolve.json` (e.g. `model.h5.kresolve.json`, `export_dir.kresolve.json`);
 2. `kresolve.json` in PATH's parent directory whose `"model"` names PATH's file/dir name;
 3. `kresolve.json` inside PATH when PATH is a directory (SavedModel, unpacked .keras).
-A sidecar that is found but malformed is an error naming the sidecar, never silently skipped.
+A sidecar that is found but malformed is an error naming the sidecar, never silently skipped,
+and so is a sidecar that is a symbolic link leading out of its folder (it is not read).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -41,16 +43,27 @@ def find_sidecar(model: Path) -> Path | None:
     """The sidecar belonging to `model`, by the lookup order above."""
     beside = model.parent / (model.name + SIDECAR_SUFFIX)
     if beside.is_file():
-        return beside
+        return _stays_in_folder(beside)
     shared = model.parent / SIDECAR_NAME
     if shared.is_file() and shared != model:
-        document = _load(shared)
+        document = _load(_stays_in_folder(shared))
         if document.get("model") == model.name:
             return shared
     inside = model / SIDECAR_NAME
     if model.is_dir() and inside.is_file():
         return inside
     return None
+
+
+def _stays_in_folder(path: Path) -> Path:
+    """`path`, unless it is a symbolic link whose target lies outside the folder holding it."""
+    if path.is_symlink():
+        folder = os.path.realpath(path.parent)
+        target = os.path.realpath(path)
+        if os.path.commonpath([folder, target]) != folder:
+            raise bad(path, f"sidecar is a symbolic link to {target}, outside its folder: "
+                            "refusing to follow it")
+    return path
 
 
 def read_sidecar(path: Path) -> Sidecar:

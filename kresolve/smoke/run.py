@@ -125,7 +125,7 @@ def smoke_test(
     if not result["ok"]:
         why = f"{loader} could not load the model: {result['error']}"
         missing = [c.registered_name or c.class_name for c in facts.custom_objects]
-        if missing and not (modules or customs):
+        if missing and not modules:
             why += (f" — the model uses custom objects ({', '.join(missing)}) whose code was not provided:"
                     " pass --custom-objects MODULE (importable from --code-path, default the current directory)"
                     " or --requirement PACKAGE that defines them")
