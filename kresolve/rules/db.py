@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from datetime import date
 from dataclasses import dataclass
@@ -70,11 +71,26 @@ class Route:
 
 
 @dataclass(frozen=True)
+class KnownBad:
+    """A combination that breaks, the message fragment users see, and the fix."""
+
+    id: str
+    signatures: tuple[str, ...]  # regular expressions matched against error text
+    when: tuple[Requirement, ...]  # the combination that causes it (may be empty)
+    cause: str
+    fix: str
+    reason: str
+    source: str
+    file: str
+
+
+@dataclass(frozen=True)
 class RulesDB:
     root: str
     constraints: tuple[Constraint, ...]
     eras: tuple[Era, ...]
     routes: tuple[Route, ...]
+    known_bad: tuple[KnownBad, ...] = ()
 
     def constraints_for(self, name: str, version: Version) -> list[Constraint]:
         return [c for c in self._constraints_by_name.get(name, ()) if c.applies_to(name, version)]
@@ -86,15 +102,15 @@ class RulesDB:
             grouped.setdefault(canonicalize_name(c.when.name), []).append(c)
         return grouped
 
-    def by_id(self, rule_id: str) -> Constraint | Era | Route | None:
-        for rule in (*self.constraints, *self.eras, *self.routes):
+    def by_id(self, rule_id: str) -> Constraint | Era | Route | KnownBad | None:
+        for rule in (*self.constraints, *self.eras, *self.routes, *self.known_bad):
             if rule.id == rule_id:
                 return rule
         return None
 
     @property
     def count(self) -> int:
-        return len(self.constraints) + len(self.eras) + len(self.routes)
+        return len(self.constraints) + len(self.eras) + len(self.routes) + len(self.known_bad)
 
 
 def default_rules_dir() -> Path:
@@ -109,6 +125,7 @@ _COMMON = {"id", "reason", "source"}
 _KEYS = {
     "constraint": _COMMON | {"when", "requires"},
     "era": _COMMON | {"keras_version", "tensorflow_version", "saved_between", "keras_flavour", "prefer", "ranges", "confidence"},
+    "known_bad": _COMMON | {"signatures", "when", "cause", "fix"},
     "route": _COMMON | {"format", "writer_keras", "writer_tensorflow", "rank", "loader", "requires", "env", "caveats"},
 }
 
@@ -209,6 +226,17 @@ def _build(check: _Checker) -> Constraint | Era | Route:
             raise check.fail("'confidence' must be high, medium or low")
         return Era(keras_version=keras, tensorflow_version=tf, saved_between=saved, keras_flavour=flavour, prefer=prefer,
                    ranges=tuple(ranges), confidence=confidence, **common)
+    if check.kind == "known_bad":
+        signatures = t.get("signatures")
+        if not isinstance(signatures, list) or not signatures or not all(isinstance(x, str) and x for x in signatures):
+            raise check.fail("'signatures' must be a non-empty list of regular expressions")
+        for pattern in signatures:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise check.fail(f"signature {pattern!r} is not a valid regular expression: {exc}") from None
+        return KnownBad(signatures=tuple(signatures), when=check.requirements("when"),
+                        cause=check.text("cause"), fix=check.text("fix"), **common)
     fmt, loader = check.text("format"), check.text("loader")
     if fmt not in FORMATS:
         raise check.fail(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
@@ -237,7 +265,7 @@ def load_rules(root: Path | None = None) -> RulesDB:
     files = sorted(p for p in root.rglob("*.toml") if "approved" not in p.relative_to(root).parts)
     if not files:
         raise RulesError(f"no rules found under {root}")
-    built: dict[str, list] = {"constraint": [], "era": [], "route": []}
+    built: dict[str, list] = {"constraint": [], "era": [], "route": [], "known_bad": []}
     seen: dict[str, str] = {}
     for path in files:
         rel = str(path.relative_to(root))
@@ -263,4 +291,5 @@ def load_rules(root: Path | None = None) -> RulesDB:
         constraints=tuple(built["constraint"]),
         eras=tuple(built["era"]),
         routes=tuple(sorted(built["route"], key=lambda r: (r.format, r.rank, r.id))),
+        known_bad=tuple(built["known_bad"]),
     )
