@@ -14,10 +14,11 @@ from packaging.requirements import InvalidRequirement, Requirement
 from . import __version__
 from .artifact import inspect as _inspect
 from .artifact.facts import ModelFacts
-from .errors import BadInput, SmokeFailed
+from .errors import BadInput, SmokeFailed, Unsolvable
 from .index import Cache, Index, IndexConfig, read_pip_config
 from .lock import requirements_txt
 from .lock.output import Staging
+from .policy import Policy, load_policy
 from .report import custom_objects_json, environment_json, facts_json, smoke_json, training_json
 from .rules.db import RulesDB, load_rules
 from .rules.infer import TrainingEnv, infer
@@ -48,6 +49,40 @@ def _requirement(text: str) -> Requirement:
 
 
 @dataclass(frozen=True)
+class _Job:
+    """What lock and explain share: the inputs turned into plans, ready to solve."""
+
+    facts: ModelFacts
+    training: TrainingEnv
+    target: Target
+    rules: RulesDB
+    policy: Policy | None
+    extra: tuple[Need, ...]
+
+    @classmethod
+    def prepare(cls, model, python, platform, policy, requirements, rules) -> "_Job":
+        facts = inspect(model)
+        rules = rules or load_rules()
+        return cls(
+            facts=facts,
+            training=infer(facts, rules),
+            target=make_target(python, platform),
+            rules=rules,
+            policy=load_policy(policy) if policy else None,
+            extra=tuple(Need(_requirement(r), "asked for with --requirement") for r in requirements),
+        )
+
+    def solve(self, index_config: IndexConfig, cache: Cache, offline: bool, target: Target | None = None,
+              policy: Policy | None | bool = True) -> Environment:
+        index = Index(index_config, cache, offline=offline)
+        try:
+            plans = plans_for(self.facts, self.rules, self.extra, self.training)
+            return solve(plans, target or self.target, index, self.rules, self.policy if policy is True else policy or None)
+        finally:
+            index.close()
+
+
+@dataclass(frozen=True)
 class LockResult:
     facts: ModelFacts
     environment: Environment
@@ -71,6 +106,7 @@ def lock(
     requirements: tuple[str, ...] = (),
     custom_objects: tuple[str, ...] = (),
     code_paths: tuple[str, ...] = (),
+    policy: str | Path | None = None,
 ) -> LockResult:
     """Solve, lock and (unless `smoke=False`) smoke-test the nearest environment for `model`.
 
@@ -80,18 +116,11 @@ def lock(
     `custom_objects`: modules the smoke test imports before loading (they register custom
     classes), found on `code_paths` (default: the current directory).
     """
-    facts = inspect(model)
-    target: Target = make_target(python, platform)
-    rules = rules or load_rules()
-    extra = tuple(Need(_requirement(r), "asked for with --requirement") for r in requirements)
-    training = infer(facts, rules)
+    job = _Job.prepare(model, python, platform, policy, requirements, rules)
+    facts, training, target, rules, approved = job.facts, job.training, job.target, job.rules, job.policy
     index_config = index_config or read_pip_config()
     cache = cache or Cache()
-    index = Index(index_config, cache, offline=offline)
-    try:
-        env = solve(plans_for(facts, rules, extra, training), target, index, rules)
-    finally:
-        index.close()
+    env = job.solve(index_config, cache, offline)
     command = command or "kresolve lock " + shlex.join(sys.argv[2:] if sys.argv[1:2] == ["lock"] else [str(model)])
     report = {
         "kresolve_report": 1,
@@ -103,6 +132,7 @@ def lock(
             "target": target.describe(),
             "indexes": list(index_config.urls),
             "rules": {"root": rules.root, "count": rules.count},
+            "policy": {"name": approved.name, "path": approved.path} if approved else None,
         },
         "facts": facts_json(facts),
         "training_env": training_json(training),
@@ -131,3 +161,53 @@ def lock(
         staging.discard()
         raise
     return LockResult(facts, env, tuple(written), result, report)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    facts: ModelFacts
+    training: TrainingEnv
+    target: Target
+    environment: Environment | None
+    failure: str | None  # the conflict, in words, when nothing solves
+    alternatives: tuple[tuple[str, str], ...]  # (what to change, what it gives) when it failed
+
+
+def explain(
+    model: str | Path,
+    python: str | None = None,
+    platform: str | None = None,
+    policy: str | Path | None = None,
+    requirements: tuple[str, ...] = (),
+    offline: bool = False,
+    index_config: IndexConfig | None = None,
+    cache: Cache | None = None,
+    rules: RulesDB | None = None,
+) -> Explanation:
+    """Why each pin (rules, sources, distance); on failure, the conflict and what would solve it."""
+    job = _Job.prepare(model, python, platform, policy, requirements, rules)
+    index_config = index_config or read_pip_config()
+    cache = cache or Cache()
+    try:
+        env = job.solve(index_config, cache, offline)
+        return Explanation(job.facts, job.training, job.target, env, None, ())
+    except Unsolvable as exc:
+        failure = str(exc)
+    alternatives = []
+    tries: list[tuple[str, Target, bool]] = []
+    if job.policy is not None:
+        tries.append((f"without the policy {job.policy.name!r}", job.target, False))
+    for minor in range(9, 14):
+        other = f"3.{minor}"
+        if other != job.target.python:
+            tries.append((f"--python {other}", make_target(other, job.target.platform), True))
+    if job.target.platform != "linux-64":
+        tries.append((f"--platform linux-64 (Python {job.target.python})", make_target(job.target.python, "linux-64"), True))
+    for words, target, keep_policy in tries:
+        try:
+            env = job.solve(index_config, cache, offline, target=target, policy=keep_policy)
+        except Unsolvable:
+            continue
+        core = ", ".join(f"{p.name} {p.version}" for p in env.pins if p.top_level)
+        alternatives.append((words, f"solves with {core} (route {env.plan.route.id})"))
+    return Explanation(job.facts, job.training, job.target, None, failure, tuple(alternatives))

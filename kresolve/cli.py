@@ -14,7 +14,7 @@ from rich.table import Table
 
 from . import __version__, api
 from .errors import KresolveError, SmokeFailed
-from .report import facts_json, training_json
+from .report import environment_json, facts_json, training_json
 from .rules.db import load_rules
 from .target import PLATFORMS
 
@@ -46,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-smoke", action="store_true", help="do not build the environment and load the model")
     p.add_argument("--trust-model", action="store_true", help="allow the smoke test to run code stored in the model (Lambda layers)")
     p.add_argument("--offline", action="store_true", help="use only the on-disk cache, never the network")
+    p.add_argument("--policy", metavar="FILE", help="approved version set to stay inside (see rules/approved/)")
     p.add_argument("--requirement", action="append", default=[], metavar="REQ",
                    help="also install this requirement (e.g. the package that defines custom layers); repeatable")
     p.add_argument("--custom-objects", action="append", default=[], metavar="MODULE",
@@ -53,6 +54,24 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--code-path", action="append", default=[], metavar="DIR",
                    help="directory to import --custom-objects modules from (default: the current directory)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    p = sub.add_parser("explain", help="why each pin (rules, sources, distance); on failure what would make it solvable")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("--python", help="target Python minor (default: this interpreter)")
+    p.add_argument("--platform", choices=sorted(PLATFORMS), help="target platform (default: this host)")
+    p.add_argument("--policy", metavar="FILE", help="approved version set to stay inside")
+    p.add_argument("--requirement", action="append", default=[], metavar="REQ")
+    p.add_argument("--offline", action="store_true")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("rules", help="the rules database: check, show")
+    rules_sub = p.add_subparsers(dest="rules_command", required=True)
+    q = rules_sub.add_parser("check", help="schema and consistency (contradictions, gaps, ambiguity, sources)")
+    q.add_argument("--json", action="store_true")
+    q = rules_sub.add_parser("show", help="every rule about a package, with sources")
+    q.add_argument("package")
+    q.add_argument("version", nargs="?")
+    q.add_argument("--json", action="store_true")
     return parser
 
 
@@ -141,6 +160,75 @@ def _render_lock(result: api.LockResult) -> None:
                   + (f" [dim]({smoke.seconds:.0f}s, env {'reused' if smoke.env_reused else 'built'})[/]" if smoke.env_dir else ""))
 
 
+def _explain(args) -> int:
+    result = api.explain(args.model, python=args.python, platform=args.platform, policy=args.policy,
+                         requirements=tuple(args.requirement), offline=args.offline)
+    rules = load_rules()
+    if args.json:
+        payload = {"facts": facts_json(result.facts), "training_env": training_json(result.training),
+                   "environment": environment_json(result.environment) if result.environment else None,
+                   "failure": result.failure, "alternatives": [{"change": c, "gives": g} for c, g in result.alternatives]}
+        print(json.dumps(payload, indent=2))
+        return 0 if result.environment else 1
+    _render_training(result.training)
+    if result.environment is None:
+        _error(f"kresolve: no environment: {result.failure}")
+        if result.alternatives:
+            out.print("[bold]What would make it solvable[/]")
+            for change, gives in result.alternatives:
+                out.print(f"  {change}: {gives}")
+        else:
+            out.print("[bold]No other Python, platform or dropping the policy makes it solvable.[/]")
+        return 1
+    env = result.environment
+    route = env.plan.route
+    out.print(f"[bold]Route[/] {route.id}: {route.reason} [dim]({route.source})[/]")
+    for rid, why in env.skipped_routes:
+        out.print(f"  [yellow]not used[/] {rid}: {why}")
+    table = Table(title=f"Every pin for {env.target.describe()}", title_justify="left")
+    for col in ("package", "version", "distance", "why", "rules"):
+        table.add_column(col, overflow="fold")
+    for pin in (env.python, *env.pins):
+        sources = []
+        for rid in pin.rule_ids:
+            rule = rules.by_id(rid)
+            sources.append(f"{rid} ({rule.source})" if rule else rid)
+        table.add_row(pin.name, pin.version, pin.distance or "", pin.reason, "\n".join(sources))
+    out.print(table)
+    return 0
+
+
+def _rules(args) -> int:
+    from .rules.check import check_rules
+    from .rules.show import rules_about
+
+    rules = load_rules()
+    if args.rules_command == "check":
+        findings = check_rules(rules, Path(rules.root).parent)
+        errors = [f for f in findings if f.level == "error"]
+        if args.json:
+            print(json.dumps({"rules": rules.count, "findings": [f.__dict__ | {"rule_ids": list(f.rule_ids)} for f in findings]}, indent=2))
+        else:
+            for f in findings:
+                out.print(f"{f.level}: {', '.join(f.rule_ids)}: {f.message}", markup=False)
+            out.print(f"{rules.count} rules from {rules.root}: {len(errors)} errors, {len(findings) - len(errors)} warnings")
+        return 2 if errors else 0
+    lines = rules_about(rules, args.package, args.version)
+    if args.json:
+        print(json.dumps([line.__dict__ for line in lines], indent=2))
+        return 0
+    if not lines:
+        out.print(f"no rules mention {args.package}" + (f" {args.version}" if args.version else ""))
+        return 0
+    table = Table(title=f"Rules about {args.package}" + (f" {args.version}" if args.version else ""), title_justify="left")
+    for col in ("id", "kind", "says", "why", "source"):
+        table.add_column(col, overflow="fold")
+    for line in lines:
+        table.add_row(line.id, line.kind, line.says, line.reason, line.source)
+    out.print(table)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -160,13 +248,17 @@ def main(argv: list[str] | None = None) -> int:
                 args.model, python=args.python, platform=args.platform, out_dir=Path(args.output),
                 smoke=not args.no_smoke, trust_model=args.trust_model, offline=args.offline,
                 requirements=tuple(args.requirement), custom_objects=tuple(args.custom_objects),
-                code_paths=tuple(args.code_path),
+                code_paths=tuple(args.code_path), policy=args.policy,
             )
             if args.json:
                 print(json.dumps(result.report, indent=2))
             else:
                 _render_lock(result)
             return 0
+        if args.command == "explain":
+            return _explain(args)
+        if args.command == "rules":
+            return _rules(args)
     except SmokeFailed as exc:
         _error(f"kresolve: {exc}")
         return exc.exit_code

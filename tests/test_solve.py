@@ -173,3 +173,57 @@ def test_lambda_bytecode_makes_its_python_minor_a_hard_constraint(world):
     ok = ModelFacts(path="m.h5", format="keras-h5", format_detail="", keras_version="2.13.0",
                     lambda_layers=(LambdaLayer("scale", "marshal", "3.11-3.12"),))
     assert pins(solve(plans_for(ok, rules), make_target("3.11", "linux-64"), index, rules))["tensorflow"] == "2.13.1"
+
+
+def write_policy(tmp_path, text):
+    from kresolve.policy import load_policy
+
+    (tmp_path / "policy.toml").write_text(text)
+    return load_policy(tmp_path / "policy.toml")
+
+
+def test_policy_keeps_the_solver_inside_the_approved_set(world, tmp_path):
+    index, rules = world
+    policy = write_policy(tmp_path, '[policy]\nname = "fleet"\n[[allow]]\npackage = "tensorflow"\nversions = "==2.14.*"\n'
+                                    'reason = "validated"\n[[block]]\npackage = "numpy"\nversions = ">=1.26"\nreason = "not yet"\n')
+    env = solve(plans_for(facts("2.13.0"), rules), make_target("3.11", "linux-64"), index, rules, policy)
+    # Nearest to the 2.13 era inside the policy is 2.14; NumPy 1.26 is blocked.
+    assert pins(env)["tensorflow"] == "2.14.0" and pins(env)["numpy"] == "1.25.0"
+    tf = next(p for p in env.pins if p.name == "tensorflow")
+    assert "policy 'fleet' allows only tensorflow==2.14.*" in tf.why_not_preferred
+
+
+def test_policy_that_blocks_everything_is_named_in_the_conflict(world, tmp_path):
+    index, rules = world
+    policy = write_policy(tmp_path, '[policy]\nname = "fleet"\n[[allow]]\npackage = "tensorflow"\nversions = ">=2.20"\n'
+                                    'reason = "only the newest"\n')
+    with pytest.raises(Unsolvable) as info:
+        solve(plans_for(facts(), rules), make_target("3.11", "linux-64"), index, rules, policy)
+    assert "policy 'fleet' allows only tensorflow>=2.20 (only the newest)" in str(info.value)
+
+
+def test_policy_python_outside_is_refused_up_front(world, tmp_path):
+    index, rules = world
+    policy = write_policy(tmp_path, '[[allow]]\npackage = "python"\nversions = ">=3.12"\nreason = "images"\n')
+    with pytest.raises(Unsolvable, match="target Python 3.11 is outside the policy"):
+        solve(plans_for(facts(), rules), make_target("3.11", "linux-64"), index, rules, policy)
+
+
+def test_bad_policy_files_are_bad_input(tmp_path):
+    from kresolve.errors import BadInput
+    from kresolve.policy import load_policy
+
+    for text in ("[[allow]]\npackage = 'x'\n", "[[allow]]\npackage='x'\nversions='>>1'\n", "[[deny]]\n", "nonsense ["):
+        (tmp_path / "p.toml").write_text(text)
+        with pytest.raises(BadInput, match="p.toml"):
+            load_policy(tmp_path / "p.toml")
+    with pytest.raises(BadInput, match="not found"):
+        load_policy(tmp_path / "missing.toml")
+
+
+def test_shipped_example_policy_loads():
+    from conftest import TESTS
+    from kresolve.policy import load_policy
+
+    policy = load_policy(TESTS.parent / "rules" / "approved" / "example-platform-2026q3.toml")
+    assert policy.rules and policy.requires

@@ -1,9 +1,11 @@
 """The artifact stage: what a saved Keras/TensorFlow model says about itself.
 
 `inspect(path)` decides what the path *is* from its bytes and layout (never its extension),
-hands it to the matching reader and attaches the `kresolve.json` sidecar when there is one.
-Nothing is imported from the model, nothing in it is executed or unpickled, and weights are
-never read, so inspecting is fast and safe on untrusted files.
+hands it to the matching reader and attaches the `kresolve.json` sidecar when there is one,
+plus the evidence of the project files around the model (requirements.txt, environment.yml,
+pyproject.toml, ...; see project.py). Nothing is imported from the model, nothing in it is
+executed or unpickled, and weights are never read, so inspecting is fast and safe on untrusted
+files. `discover(dir)` / `inspect_all(dir)` find and read every model under a directory.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
+from kresolve.artifact.discover import Discovery, discover, find_models
 from kresolve.artifact.facts import (
     FORMAT_H5,
     FORMAT_H5_WEIGHTS,
@@ -22,11 +25,13 @@ from kresolve.artifact.facts import (
     ModelFacts,
     Probe,
     ProbeTensor,
+    ProjectEvidence,
     Sidecar,
     TensorSpec,
 )
 from kresolve.artifact.h5 import read_h5
 from kresolve.artifact.kerazip import read_keras_dir, read_keras_zip
+from kresolve.artifact.project import Cache, project_evidence
 from kresolve.artifact.savedmodel import read_savedmodel
 from kresolve.artifact.sidecar import find_sidecar, read_sidecar
 from kresolve.artifact.sniff import Kind, sniff
@@ -39,20 +44,43 @@ __all__ = [
     "FORMAT_SAVEDMODEL",
     "BadInput",
     "CustomObject",
+    "Discovery",
     "LambdaLayer",
     "ModelFacts",
     "Probe",
     "ProbeTensor",
+    "ProjectEvidence",
     "Sidecar",
     "TensorSpec",
+    "discover",
+    "find_models",
     "inspect",
+    "inspect_all",
 ]
 
 
-def inspect(path: str | os.PathLike[str]) -> ModelFacts:
+def inspect(path: str | os.PathLike[str], *, project: bool = True) -> ModelFacts:
     """Read the model at `path` (file or directory); raise BadInput with one clear line if it is
-    not a readable Keras/TensorFlow model."""
-    model = Path(os.fspath(path))
+    not a readable Keras/TensorFlow model. `project=False` skips the project-file search."""
+    return _inspect(Path(os.fspath(path)), {} if project else None)
+
+
+def inspect_all(path: str | os.PathLike[str], *, project: bool = True
+                ) -> tuple[tuple[Path, ModelFacts | BadInput], ...]:
+    """Every model under `path` (see discover()) with its facts, or the BadInput that refused
+    it, so one run reports them all. Raises BadInput only when `path` itself is missing or
+    holds no model; find_models(path).notes says what the scan skipped."""
+    cache: Cache | None = {} if project else None
+    results: list[tuple[Path, ModelFacts | BadInput]] = []
+    for model in discover(path):
+        try:
+            results.append((model, _inspect(model, cache)))
+        except BadInput as exc:
+            results.append((model, exc))
+    return tuple(results)
+
+
+def _inspect(model: Path, project_cache: Cache | None) -> ModelFacts:
     kind, where = sniff(model)
     if kind is Kind.HDF5:
         facts = read_h5(where)
@@ -64,10 +92,14 @@ def inspect(path: str | os.PathLike[str]) -> ModelFacts:
         facts = read_keras_dir(where)
 
     sidecar_path = find_sidecar(where)
-    if sidecar_path is None:
-        return facts
-    sidecar = read_sidecar(sidecar_path)
-    return replace(facts, sidecar=sidecar, notes=facts.notes + _cross_check(facts, sidecar))
+    if sidecar_path is not None:
+        sidecar = read_sidecar(sidecar_path)
+        facts = replace(facts, sidecar=sidecar, notes=facts.notes + _cross_check(facts, sidecar))
+    if project_cache is not None:
+        evidence = project_evidence(where, project_cache)
+        if evidence:
+            facts = replace(facts, project=evidence)
+    return facts
 
 
 def _cross_check(facts: ModelFacts, sidecar: Sidecar) -> tuple[str, ...]:

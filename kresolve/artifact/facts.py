@@ -76,6 +76,47 @@ class Sidecar:
         return dict(self.packages).get(name)
 
 
+# Kinds of project evidence (stable ids: they appear in `inspect --json`).
+PROJECT_CONDA_META = "conda-meta"  # an installed conda env: exact versions from conda-meta/*.json
+PROJECT_PIPFILE_LOCK = "pipfile-lock"
+PROJECT_POETRY_LOCK = "poetry-lock"
+PROJECT_UV_LOCK = "uv-lock"
+PROJECT_CONDA_ENV = "conda-env"  # environment.yml / environment.yaml / conda.yaml (MLflow)
+PROJECT_REQUIREMENTS = "requirements"  # requirements*.txt (with its -r / -c includes)
+PROJECT_MLFLOW_PYTHON_ENV = "mlflow-python-env"  # MLflow's python_env.yaml
+PROJECT_PYPROJECT = "pyproject"  # [project] (PEP 621) and [tool.poetry]
+PROJECT_PIPFILE = "pipfile"
+PROJECT_SETUP_CFG = "setup-cfg"
+PROJECT_PYTHON_VERSION = "python-version"  # pyenv's .python-version
+PROJECT_RUNTIME_TXT = "runtime-txt"  # runtime.txt ("python-3.7.3", Heroku and friends)
+
+
+@dataclass(frozen=True)
+class ProjectEvidence:
+    """What one project file near the model says about the environment it was trained in.
+
+    Only evidence: a project file may be stale or describe more than the model needs.
+    `python` is a version ("3.7", "3.7.12") when the file names one, else a PEP 440 specifier
+    as converted from the file (">=3.8,<4.0"). `packages` holds (PEP 503 name, value, exact):
+    value is the version when exact is True ("2.4.1"), else a PEP 440 specifier (">=2.4,<2.5",
+    "==1.15.*"; "" when unconstrained; the file's own text when it cannot be converted, with a
+    note). Python itself is only in `python`, never in `packages`. Order is the file's.
+    """
+
+    path: str  # the file read (for conda-meta: the conda-meta directory)
+    kind: str  # one of the PROJECT_* ids
+    python: str | None
+    packages: tuple[tuple[str, str, bool], ...]
+    notes: tuple[str, ...] = ()
+
+    def package(self, name: str) -> tuple[str, str, bool] | None:
+        """The first entry for `name` (PEP 503 canonical form expected)."""
+        for entry in self.packages:
+            if entry[0] == name:
+                return entry
+        return None
+
+
 @dataclass(frozen=True)
 class ModelFacts:
     path: str
@@ -97,3 +138,6 @@ class ModelFacts:
     notes: tuple[str, ...] = field(default=())  # things a user should know (risks, oddities)
     # SavedModel: distinct op types the graph uses (custom-op libraries show up here), sorted.
     graph_ops: tuple[str, ...] = ()
+    # Project files found near the model (requirements.txt, environment.yml, ...), strongest
+    # evidence first: installed env, lock files, env/requirements files, declared ranges.
+    project: tuple[ProjectEvidence, ...] = ()

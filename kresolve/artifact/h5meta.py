@@ -9,16 +9,26 @@ This file is run as a script (`python -I h5meta.py`) and imports nothing from kr
 parent sends its `sys.path` first so the worker finds the same h5py. Protocol: one JSON object
 per line each way. Request `{"path": ..., "what": "model" | "keys", "limit": bytes}`; reply
 `{"ok": {...}}` or `{"error": "..."}`.
+
+Memory: libhdf5 reads a whole attribute before h5py hands it over, and a variable-length string
+costs several times its size on the way to Python (an 80 MiB one peaks near 500 MiB), so where the
+platform allows it the worker caps its own address space at what it holds after start-up plus
+MEMORY_HEADROOM: a hostile multi-GB attribute then fails to allocate and is refused instead of
+swelling the machine.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 # Attributes Keras writes at the root of a full-model or save_weights file.
 TEXT_ATTRS = ("keras_version", "backend", "model_config", "training_config")
 H5_ERRORS = (OSError, KeyError, ValueError, RuntimeError, TypeError, IndexError)
+# Address space the worker may add to what it uses once h5py is imported (the limits let a
+# reader need at most ~6 x 64 MiB for one attribute).
+MEMORY_HEADROOM = 1024 * 1024 * 1024
 
 
 class MetaError(Exception):
@@ -97,7 +107,15 @@ def read_metadata(path: str, what: str, limit: int) -> dict:
                 "root_keys": keys,
             }
     except H5_ERRORS as exc:
+        if _out_of_memory(exc):
+            raise MemoryError from None
         raise MetaError(f"damaged HDF5 file ({_reason(exc)})") from None
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """libhdf5 reports a failed allocation (e.g. under the worker's memory cap) as an error."""
+    text = str(exc)
+    return "allocation failed" in text or "H5MM_" in text
 
 
 def _reason(exc: BaseException) -> str:
@@ -114,6 +132,27 @@ def answer(request: dict) -> dict:
         return {"error": "HDF5 structure nested too deeply"}
     except ImportError as exc:
         return {"error": f"cannot read HDF5 files: h5py is not importable ({exc})"}
+    except MemoryError:
+        return {"error": "reading its metadata needs more memory than the HDF5 reader allows "
+                         f"(start-up size + {MEMORY_HEADROOM // (1024 * 1024)} MiB): damaged or "
+                         "crafted file"}
+
+
+def cap_memory() -> None:
+    """Limit this process's address space to its current size plus MEMORY_HEADROOM (Linux)."""
+    try:
+        import resource
+
+        with open("/proc/self/statm", "rb") as handle:
+            size = int(handle.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        cap = size + MEMORY_HEADROOM
+        if hard != resource.RLIM_INFINITY:
+            cap = min(cap, hard)
+        if soft == resource.RLIM_INFINITY or soft > cap:
+            resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    except (ImportError, OSError, ValueError, IndexError):
+        pass  # no /proc or no rlimits here: run uncapped
 
 
 def main() -> None:
@@ -122,6 +161,11 @@ def main() -> None:
     if not handshake:
         return
     sys.path[:] = json.loads(handshake)["sys_path"]
+    try:
+        import h5py  # noqa: F401  (before the cap, so the cap sits above its libraries)
+    except ImportError:
+        pass  # every request will say so
+    cap_memory()
     for line in stdin:
         reply = answer(json.loads(line))
         stdout.write(json.dumps(reply).encode("ascii") + b"\n")

@@ -19,6 +19,7 @@ from packaging.version import InvalidVersion, Version
 from ..artifact.bytecode import hint_bounds
 from ..artifact.facts import ModelFacts
 from .db import Era, RulesDB
+from .specs import is_empty
 
 EVIDENCE = ("sidecar", "artifact", "era", "project")  # strongest first
 CONFIDENCE = {"sidecar": "high", "artifact": "high", "project": "low"}
@@ -122,7 +123,7 @@ class _Builder:
             combined, used = SpecifierSet(), []
             for spec, evidence, reason in entry["ranges"]:
                 trial = combined & spec
-                if _probably_empty(trial):
+                if is_empty(trial):
                     notes.append(f"{package}: {evidence} evidence ({reason}) contradicts stronger evidence; ignored")
                     continue
                 combined, used = trial, used + [evidence]
@@ -140,26 +141,6 @@ class _Builder:
         order = {"keras": 0, "tf-keras": 1, "tensorflow": 2, "python": 3, "numpy": 4}
         estimates.sort(key=lambda e: (order.get(e.package, 9), e.package))
         return tuple(estimates), notes
-
-
-def _probably_empty(spec: SpecifierSet) -> bool:
-    """Whether no version satisfies `spec`: a set of ranges can only be satisfied at or next to
-    one of its own bounds, so those (and their neighbours) are the versions worth trying."""
-    if not str(spec):
-        return False
-    probes = set()
-    for single in spec:
-        try:
-            v = Version(single.version.rstrip(".*").rstrip("."))
-        except InvalidVersion:
-            return False  # arbitrary (===) specifiers: do not guess
-        major, minor, micro = (v.release + (0, 0))[:3]
-        probes |= {v, Version(f"{major}.{minor}.{micro + 1}"), Version(f"{major}.{minor + 1}"), Version(f"{major + 1}")}
-        if micro:
-            probes.add(Version(f"{major}.{minor}.{micro - 1}"))
-        if minor:
-            probes.add(Version(f"{major}.{minor - 1}.999"))
-    return not any(spec.contains(p, prereleases=True) for p in probes)
 
 
 def infer(facts: ModelFacts, db: RulesDB) -> TrainingEnv:

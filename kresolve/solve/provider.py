@@ -20,6 +20,7 @@ from packaging.version import InvalidVersion, Version
 from resolvelib import AbstractProvider
 
 from ..index import DistFile, Index
+from ..policy import Policy
 from ..rules.db import Constraint, RulesDB
 from ..target import Target
 from .distance import order_key
@@ -98,8 +99,10 @@ class Rejections:
 
 
 class Provider(AbstractProvider):
-    def __init__(self, index: Index, target: Target, rules: RulesDB, preferences: Mapping[str, str]):
+    def __init__(self, index: Index, target: Target, rules: RulesDB, preferences: Mapping[str, str],
+                 policy: Policy | None = None):
         self.index = index
+        self.policy = policy
         self.target = target
         self.rules = rules
         self.preferences = dict(preferences)
@@ -147,6 +150,9 @@ class Provider(AbstractProvider):
             if version in bad or not specifier.contains(version, prereleases=True):
                 continue
             if version.is_prerelease and not allow_pre:
+                continue
+            if self.policy is not None and (blocked := self.policy.verdict(name, version)) is not None:
+                self.rejections.add(name, version, blocked.describe(self.policy.name))
                 continue
             base = self._base_candidate(name, version, files)
             if base is not None:

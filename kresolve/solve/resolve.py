@@ -10,6 +10,7 @@ from resolvelib import BaseReporter, ResolutionImpossible, ResolutionTooDeep, Re
 
 from ..errors import Unsolvable
 from ..index import DistFile, Index
+from ..policy import Policy
 from ..rules.db import RulesDB
 from ..rules.plan import Plan, Preference
 from ..target import Target
@@ -47,21 +48,27 @@ class Environment:
         return self.plan.env
 
 
-def solve(plans: list[Plan], target: Target, index: Index, rules: RulesDB) -> Environment:
+def solve(plans: list[Plan], target: Target, index: Index, rules: RulesDB, policy: Policy | None = None) -> Environment:
+    if policy is not None:
+        rule = policy.verdict(PYTHON, Version(target.python + ".0"))
+        if rule is not None:
+            raise Unsolvable(f"the target Python {target.python} is outside the policy: {rule.describe(policy.name)}")
     skipped: list[tuple[str, str]] = []
     for plan in plans:
         try:
-            return _solve_plan(plan, target, index, rules, tuple(skipped))
+            return _solve_plan(plan, target, index, rules, tuple(skipped), policy)
         except Unsolvable as exc:
             skipped.append((plan.route.id, str(exc)))
     lines = "\n".join(f"  - route {rid}: {why}" for rid, why in skipped)
     raise Unsolvable(f"no environment on {target.describe()} loads this model:\n{lines}")
 
 
-def _solve_plan(plan: Plan, target: Target, index: Index, rules: RulesDB, skipped) -> Environment:
+def _solve_plan(plan: Plan, target: Target, index: Index, rules: RulesDB, skipped, policy: Policy | None) -> Environment:
     prefs = {p.name: p.version for p in plan.preferences if p.name != PYTHON}
-    provider = Provider(index, target, rules, prefs)
+    provider = Provider(index, target, rules, prefs, policy)
     roots = [Req(need.requirement, None, need.rule_id, need.reason) for need in plan.needs]
+    if policy is not None:
+        roots += [Req(req, None, None, f"{why} (policy {policy.name!r})") for req, why in policy.requires]
     index.prefetch(r.name for r in roots)
     try:
         result = Resolver(provider, BaseReporter()).resolve(roots, max_rounds=MAX_ROUNDS)

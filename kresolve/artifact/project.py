@@ -1,0 +1,187 @@
+"""Evidence from the model's project: requirements.txt, environment.yml, pyproject.toml, ...
+
+Search: from the directory holding the model (for a directory model, the model directory
+itself first) upward through at most MAX_LEVELS_UP parents, stopping after a directory that
+holds `.git` (the repository root) and at the filesystem root. The nearest file of each kind
+wins (for requirements: every `requirements*.txt` in the nearest directory that has one, except
+those another one includes with -r/-c). Files are parsed, never executed (projectfiles.py);
+symlinks that lead out of the searched directories are not followed; a file that cannot be
+parsed still gives a ProjectEvidence carrying a note, never an error.
+
+Result order is strongest evidence first: an installed conda env (conda-meta), lock files,
+conda env files, requirements files, MLflow python_env.yaml, declared ranges (pyproject.toml,
+Pipfile, setup.cfg), then Python-only hints (.python-version, runtime.txt); nearer first within
+a rank.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from kresolve.artifact import projectfiles as pf
+from kresolve.artifact.facts import (
+    PROJECT_CONDA_ENV,
+    PROJECT_CONDA_META,
+    PROJECT_MLFLOW_PYTHON_ENV,
+    PROJECT_PIPFILE,
+    PROJECT_PIPFILE_LOCK,
+    PROJECT_POETRY_LOCK,
+    PROJECT_PYPROJECT,
+    PROJECT_PYTHON_VERSION,
+    PROJECT_REQUIREMENTS,
+    PROJECT_RUNTIME_TXT,
+    PROJECT_SETUP_CFG,
+    PROJECT_UV_LOCK,
+    ProjectEvidence,
+)
+
+MAX_LEVELS_UP = 3
+MAX_REQUIREMENTS_FILES = 8
+# Where an env prefix beside the project usually lives (project/.conda, project/env, ...).
+CONDA_PREFIX_DIRS = ("", ".conda", "env", ".env", "venv", ".venv", "conda-env")
+
+# kind -> (file names in preference order, rank); requirements and conda-meta are matched apart
+_FILES: dict[str, tuple[tuple[str, ...], int]] = {
+    PROJECT_PIPFILE_LOCK: (("Pipfile.lock",), 1),
+    PROJECT_POETRY_LOCK: (("poetry.lock",), 1),
+    PROJECT_UV_LOCK: (("uv.lock",), 1),
+    PROJECT_CONDA_ENV: (("environment.yml", "environment.yaml", "conda.yaml", "conda.yml"), 2),
+    PROJECT_MLFLOW_PYTHON_ENV: (("python_env.yaml", "python_env.yml"), 3),
+    PROJECT_PYPROJECT: (("pyproject.toml",), 4),
+    PROJECT_PIPFILE: (("Pipfile",), 4),
+    PROJECT_SETUP_CFG: (("setup.cfg",), 4),
+    PROJECT_PYTHON_VERSION: ((".python-version",), 5),
+    PROJECT_RUNTIME_TXT: (("runtime.txt",), 5),
+}
+_RANK = {kind: rank for kind, (_, rank) in _FILES.items()} | {PROJECT_CONDA_META: 0, PROJECT_REQUIREMENTS: 3}
+
+Parser = Callable[[Path, Path], ProjectEvidence]
+_PARSERS: dict[str, Parser] = {
+    PROJECT_PIPFILE_LOCK: pf.parse_pipfile_lock,
+    PROJECT_POETRY_LOCK: lambda path, top: pf.parse_toml_lock(path, top, PROJECT_POETRY_LOCK),
+    PROJECT_UV_LOCK: lambda path, top: pf.parse_toml_lock(path, top, PROJECT_UV_LOCK),
+    PROJECT_CONDA_ENV: pf.parse_conda_env,
+    PROJECT_MLFLOW_PYTHON_ENV: pf.parse_mlflow_python_env,
+    PROJECT_PYPROJECT: pf.parse_pyproject,
+    PROJECT_PIPFILE: pf.parse_pipfile,
+    PROJECT_SETUP_CFG: pf.parse_setup_cfg,
+    PROJECT_PYTHON_VERSION: lambda path, top: pf.parse_python_version_file(path, top, PROJECT_PYTHON_VERSION),
+    PROJECT_RUNTIME_TXT: lambda path, top: pf.parse_python_version_file(path, top, PROJECT_RUNTIME_TXT),
+    PROJECT_CONDA_META: pf.parse_conda_meta,
+}
+
+# A cache shared by the models of one run: key -> evidence (plus included requirement files).
+Cache = dict[tuple, tuple[ProjectEvidence, frozenset[Path]]]
+
+
+def search_dirs(model: Path) -> list[Path]:
+    """The directories searched for `model`, nearest first (lexical paths: a symlinked model
+    belongs to the project it is linked from, e.g. DVC or git-annex checkouts)."""
+    model = Path(os.path.abspath(model))
+    start = model.parent
+    dirs = [model] if _is_dir(model) else []
+    if dirs and _has_git(model):
+        return dirs
+    current = start
+    for _ in range(MAX_LEVELS_UP + 1):
+        dirs.append(current)
+        if _has_git(current) or current.parent == current:
+            break
+        current = current.parent
+    return dirs
+
+
+def project_evidence(model: str | os.PathLike[str], cache: Cache | None = None) -> tuple[ProjectEvidence, ...]:
+    """Every project file's evidence for the model at `model`, strongest first (see module doc)."""
+    dirs = search_dirs(Path(os.fspath(model)))
+    top = dirs[-1]
+    found: list[tuple[int, int, str, ProjectEvidence]] = []
+    done: set[str] = set()
+    for distance, directory in enumerate(dirs):
+        names = _listing(directory)
+        if names is None:
+            continue
+        if PROJECT_REQUIREMENTS not in done:
+            requirement_files = _requirements_files(names)
+            if requirement_files:
+                done.add(PROJECT_REQUIREMENTS)
+                included: set[Path] = set()
+                for name in requirement_files:
+                    path = directory / name
+                    if pf._key(path) in included:
+                        continue
+                    evidence, inner = _cached(cache, PROJECT_REQUIREMENTS, path, top)
+                    included |= inner
+                    found.append((_RANK[PROJECT_REQUIREMENTS], distance, name, evidence))
+        for kind, (candidates, rank) in _FILES.items():
+            if kind in done:
+                continue
+            for name in candidates:
+                if name in names:
+                    done.add(kind)
+                    evidence, _ = _cached(cache, kind, directory / name, top)
+                    found.append((rank, distance, name, evidence))
+        if PROJECT_CONDA_META not in done:
+            for sub in CONDA_PREFIX_DIRS:
+                meta = directory / sub / "conda-meta" if sub else directory / "conda-meta"
+                if (sub == "" and "conda-meta" in names or sub and sub in names) and _is_dir(meta):
+                    done.add(PROJECT_CONDA_META)
+                    evidence, _ = _cached(cache, PROJECT_CONDA_META, meta, top)
+                    found.append((0, distance, str(meta), evidence))
+                    break
+    found.sort(key=lambda item: (item[0], item[1]))
+    return tuple(item[3] for item in found)
+
+
+def _cached(cache: Cache | None, kind: str, path: Path, top: Path) -> tuple[ProjectEvidence, frozenset[Path]]:
+    key = None
+    if cache is not None:
+        try:
+            info = path.stat()
+            key = (kind, str(path), str(top), info.st_mtime_ns, info.st_size)
+        except OSError:
+            key = None
+        if key is not None and key in cache:
+            return cache[key]
+    if kind == PROJECT_REQUIREMENTS:
+        included: set[Path] = set()
+        evidence = pf.parse_requirements(path, top, included)
+        result = (evidence, frozenset(included))
+    else:
+        result = (_PARSERS[kind](path, top), frozenset())
+    if cache is not None and key is not None:
+        cache[key] = result
+    return result
+
+
+def _requirements_files(names: set[str]) -> list[str]:
+    matches = sorted(name for name in names
+                     if name.startswith("requirements") and name.endswith(".txt"))
+    if "requirements.txt" in matches:
+        matches.remove("requirements.txt")
+        matches.insert(0, "requirements.txt")
+    return matches[:MAX_REQUIREMENTS_FILES]
+
+
+def _listing(directory: Path) -> set[str] | None:
+    try:
+        with os.scandir(directory) as entries:
+            return {entry.name for entry in entries}
+    except OSError:
+        return None
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
+def _has_git(directory: Path) -> bool:
+    try:
+        return (directory / ".git").exists()  # a directory, or a file in worktrees/submodules
+    except OSError:
+        return False

@@ -1,0 +1,48 @@
+"""Set questions about version ranges (PEP 440 specifier sets)."""
+
+from __future__ import annotations
+
+from packaging.specifiers import SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+
+def _probes(spec: SpecifierSet) -> set[Version] | None:
+    probes: set[Version] = set()
+    for single in spec:
+        try:
+            v = Version(single.version.rstrip(".*").rstrip("."))
+        except InvalidVersion:
+            return None  # arbitrary (===) specifiers: do not guess
+        major, minor, micro = (v.release + (0, 0))[:3]
+        probes |= {v, Version(f"{major}.{minor}.{micro + 1}"), Version(f"{major}.{minor + 1}"), Version(f"{major + 1}")}
+        if micro:
+            probes.add(Version(f"{major}.{minor}.{micro - 1}"))
+        if minor:
+            probes.add(Version(f"{major}.{minor - 1}.999"))
+    return probes
+
+
+def is_empty(spec: SpecifierSet) -> bool:
+    """Whether no version satisfies `spec`. A set of ranges can only be satisfied at or next to
+    one of its own bounds, so those (and their neighbours) are the versions worth trying."""
+    if not str(spec):
+        return False
+    probes = _probes(spec)
+    return probes is not None and not any(spec.contains(p, prereleases=True) for p in probes)
+
+
+def overlaps(a: SpecifierSet, b: SpecifierSet) -> bool:
+    return not is_empty(a & b)
+
+
+def series_in(spec: SpecifierSet, lowest: tuple[int, int], highest: tuple[int, int]) -> list[tuple[int, int]]:
+    """The major.minor series between two bounds that `spec` admits (checked at their .0 and a
+    late patch, so `>=2.15,<2.16` admits (2, 15))."""
+    found = []
+    for major in range(lowest[0], highest[0] + 1):
+        lo = lowest[1] if major == lowest[0] else 0
+        hi = highest[1] if major == highest[0] else 99
+        for minor in range(lo, hi + 1):
+            if any(spec.contains(Version(f"{major}.{minor}.{p}"), prereleases=True) for p in (0, 9)):
+                found.append((major, minor))
+    return found
