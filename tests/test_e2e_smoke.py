@@ -67,3 +67,16 @@ def test_custom_layer_needs_its_code_and_loads_once_given(tmp_path):
     report = json.loads((tmp_path / "with" / "kresolve-report.json").read_text())
     assert report["custom_objects"][0]["class_name"] == "ScaleLayer"
     assert report["custom_objects"][0]["provided_by"]
+
+
+def test_keras2_savedmodel_where_only_keras3_is_approved_loads_through_tfsmlayer(tmp_path):
+    from conftest import TESTS
+
+    policy = TESTS.parent / "rules" / "approved" / "example-platform-2026q3.toml"
+    result = api.lock(FIXTURES / "tf215-savedmodel" / "model", out_dir=tmp_path, policy=policy)
+    assert result.environment.plan.route.id == "route-sm-tfsmlayer"
+    skipped = dict(result.environment.skipped_routes)
+    assert "policy" in skipped["route-sm-keras2-tf.keras"] and "tf-keras" in skipped["route-sm-keras2-tf_keras"]
+    pins = {p.name: p.version for p in result.environment.pins}
+    assert pins["keras"].startswith("3.") and "2.17" <= pins["tensorflow"][:4] <= "2.19"
+    assert result.smoke.status == "passed" and result.smoke.compared and result.smoke.max_abs_diff <= 1e-5

@@ -14,7 +14,7 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from kresolve.artifact.discover import Discovery, discover, find_models
+from kresolve.artifact.discovery import Discovery, discover, find_models
 from kresolve.artifact.facts import (
     FORMAT_H5,
     FORMAT_H5_WEIGHTS,

@@ -145,12 +145,17 @@ def _cached(cache: Cache | None, kind: str, path: Path, top: Path) -> tuple[Proj
             key = None
         if key is not None and key in cache:
             return cache[key]
-    if kind == PROJECT_REQUIREMENTS:
-        included: set[Path] = set()
-        evidence = pf.parse_requirements(path, top, included)
-        result = (evidence, frozenset(included))
-    else:
-        result = (_PARSERS[kind](path, top), frozenset())
+    try:
+        if kind == PROJECT_REQUIREMENTS:
+            included: set[Path] = set()
+            evidence = pf.parse_requirements(path, top, included)
+            result = (evidence, frozenset(included))
+        else:
+            result = (_PARSERS[kind](path, top), frozenset())
+    except Exception as exc:  # noqa: BLE001 - evidence only: a parser fault must not fail inspect
+        problem = f"{type(exc).__name__}: {str(exc).splitlines()[0][:100] if str(exc) else ''}"
+        result = (ProjectEvidence(path=str(path), kind=kind, python=None, packages=(),
+                                  notes=(f"{path.name}: not read ({problem})",)), frozenset())
     if cache is not None and key is not None:
         cache[key] = result
     return result

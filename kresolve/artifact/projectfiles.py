@@ -35,9 +35,7 @@ from kresolve.artifact.facts import (
     PROJECT_PYPROJECT,
     PROJECT_PYTHON_VERSION,
     PROJECT_REQUIREMENTS,
-    PROJECT_RUNTIME_TXT,
     PROJECT_SETUP_CFG,
-    PROJECT_UV_LOCK,
     ProjectEvidence,
 )
 
@@ -113,7 +111,7 @@ class Collector:
             self.note(f"{where} names Python {value}; {self.python} (seen first) is kept")
 
     def add(self, name: str, value: str, exact: bool, *, where: str = "", extras: Iterable[str] = ()) -> None:
-        canonical = canonicalize_name(name)
+        canonical = canonicalize_name(name).strip("-")  # conda's "_tflow_select" -> "tflow-select"
         if canonical == "python":
             self.set_python(_python_from(value, exact), where or self.path.name)
             return
@@ -431,6 +429,8 @@ def add_conda_spec(col: Collector, text: str, where: str) -> None:
         return
     name, rest = match.group("name"), match.group("rest").strip()
     name = _CONDA_TO_PYPI.get(name.lower(), name)
+    # "numpy >= 1.16, < 1.19": spaces around operators and commas are not a build separator
+    rest = re.sub(r"\s*,\s*", ",", re.sub(r"(^|,)\s*(===|==|>=|<=|!=|~=|>|<)\s+", r"\1\2", rest))
     build = None
     if rest.startswith("["):
         version = re.search(r"version\s*=\s*['\"]?([^'\",\]]+(?:,[^'\"\]]+)*)['\"]?", rest)
@@ -440,6 +440,11 @@ def add_conda_spec(col: Collector, text: str, where: str) -> None:
     elif " " in rest:
         rest, _, build = rest.partition(" ")
         build = build.strip() or None
+    if build is None and rest.startswith("=") and rest.count("=") >= 2 and not rest.startswith("=="):
+        build = rest.rsplit("=", 1)[1]
+    elif build is None and rest.startswith("==") and rest.count("=") >= 3:
+        build = rest.rsplit("=", 1)[1]
+    conda_build_note(col, name, build)
     converted = conda_version(rest, bool(build))
     if converted is None:
         col.note(f"{where}: conda version spec {rest!r} for {name} kept as written")
@@ -447,6 +452,18 @@ def add_conda_spec(col: Collector, text: str, where: str) -> None:
         return
     value, exact = converted
     col.add(name, value, exact, where=where)
+
+
+def conda_build_note(col: Collector, name: str, build: str | None) -> None:
+    """conda's TensorFlow builds say GPU / MKL / Eigen in their build string."""
+    if not build or canonicalize_name(name).strip("-") not in ("tensorflow", "tensorflow-base", "tflow-select"):
+        return
+    flavour = next((f for f in ("gpu", "cuda", "mkl", "eigen") if f in build.lower()), None)
+    if flavour in ("gpu", "cuda"):
+        col.note(f"conda {name} build {build!r}: a GPU build of TensorFlow: the training env "
+                 "likely had an NVIDIA GPU")
+    elif flavour:
+        col.note(f"conda {name} build {build!r}: a CPU build of TensorFlow ({flavour})")
 
 
 def conda_version(rest: str, has_build: bool = False) -> tuple[str, bool] | None:
@@ -518,6 +535,9 @@ def _toml(col: Collector, path: Path, top: Path, limit: int = MAX_PROJECT_FILE_B
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         col.note(f"{path.name}: not valid TOML ({exc})")
+        return None
+    except RecursionError:
+        col.note(f"{path.name}: TOML nested too deeply; not read")
         return None
 
 
@@ -925,10 +945,11 @@ def parse_conda_meta(meta: Path, top: Path) -> ProjectEvidence:
         if len(parts) != 3 or not all(parts):
             bad += 1
             continue
-        package, version, _build = parts
+        package, version, build = parts
         if package == "python":
             col.set_python(version, name)
         else:
+            conda_build_note(col, package, build)
             col.add(_CONDA_TO_PYPI.get(package, package), version, True, where=name)
     if bad:
         col.note(f"{meta}: {bad} record name(s) not of the form name-version-build.json; skipped")

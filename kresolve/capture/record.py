@@ -100,7 +100,7 @@ def platform_name() -> str:
     return f"{system}-{arch}"
 
 
-def _site_dirs() -> list[str]:
+def _site_dirs(path) -> list:
     dirs = set()
     for getter in (getattr(site, "getsitepackages", None), getattr(site, "getusersitepackages", None)):
         try:
@@ -113,37 +113,39 @@ def _site_dirs() -> list[str]:
             dirs.add(sysconfig.get_paths()[key])
         except Exception:
             pass
-    dirs.update(p for p in sys.path if os.path.basename(p.rstrip("/\\")) in ("site-packages", "dist-packages"))
+    dirs.update(p for p in path if os.path.basename(p.rstrip("/\\")) in ("site-packages", "dist-packages"))
     return [os.path.normcase(os.path.abspath(d)) for d in dirs if d]
 
 
-def install_locations() -> list[str]:
-    """Import-path folders that hold installed distributions, in sys.path order.
+def install_locations(path=None) -> list:
+    """Import-path folders that hold installed distributions, in order.
 
-    Taken from sys.path as it was when this module was imported; a folder strictly inside a
-    site-packages folder (e.g. `site-packages/setuptools/_vendor`) is a package's private copy
-    of other packages, not an install location, and is left out even if it was on the path then
-    (capture_model() may import this module after TensorFlow).
+    `path` defaults to sys.path as it was when this module was imported. A folder strictly
+    inside a site-packages folder (e.g. `site-packages/setuptools/_vendor`, which importing
+    TensorFlow can append to sys.path) is a package's private copy of other packages, not an
+    install location, and is left out even when it was on the path already (capture_model()
+    may import this module after TensorFlow).
     """
-    sites = _site_dirs()
-    locations = []
-    for entry in _STARTUP_PATH:
-        if entry == _HERE:
-            continue
+    path = _STARTUP_PATH if path is None else list(path)
+    sites = _site_dirs(path)
+    locations, seen = [], set()
+    for entry in path:
         norm = os.path.normcase(os.path.abspath(entry or os.curdir))
+        if norm == os.path.normcase(_HERE) or norm in seen:
+            continue
         inside_site = any(norm != s and norm.startswith(s.rstrip(os.sep) + os.sep) for s in sites)
         if inside_site or "_vendor" in norm.split(os.sep):
             continue
-        if entry not in locations:
-            locations.append(entry)
+        seen.add(norm)
+        locations.append(entry)
     return locations
 
 
-def installed_packages() -> dict:
-    """Every installed distribution: canonical name -> version (the first on the path wins,
-    as for `import` and `pip freeze`)."""
+def installed_packages(path=None) -> dict:
+    """Every installed distribution on `path` (default: install_locations()): canonical name ->
+    version; the first on the path wins, as for `import` and `pip freeze`."""
     found = {}
-    for dist in importlib.metadata.distributions(path=install_locations()):
+    for dist in importlib.metadata.distributions(path=install_locations(path)):
         try:
             name, version = dist.metadata["Name"], dist.version
         except Exception:  # a broken .dist-info: skip it as pip does
@@ -271,8 +273,11 @@ class _CustomObjects:
                 self.visit(item, depth + 1)
             return
         if isinstance(value, types.FunctionType):
-            if not _is_keras_defined(value) and getattr(value, "__name__", "") != "<lambda>":
-                self.add(value.__name__, value)
+            # Only module-level functions are custom objects (activations, losses, ...): methods
+            # (Keras 3 wraps `build` per instance), closures and lambdas cannot be named in a config.
+            name = getattr(value, "__name__", "")
+            if not _is_keras_defined(value) and name != "<lambda>" and getattr(value, "__qualname__", name) == name:
+                self.add(name, value)
             return
         if isinstance(value, type):
             if not _is_keras_defined(value) and _keras_subclass(value):
@@ -639,6 +644,9 @@ def sidecar_document(model, model_path, build=None) -> tuple[dict, list]:
     except CaptureFailed as exc:
         warnings.append(f"no probe recorded: {exc}")
         recorded_probe = None
+    except Exception as exc:  # the model would not run on generated inputs
+        warnings.append(f"no probe recorded: calling the model on generated inputs failed ({_first_line(exc)})")
+        recorded_probe = None
     return _document(model_path, build, customs, recorded_probe), warnings
 
 
@@ -727,11 +735,13 @@ def _resolve(spec: str):
     return obj
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).replace("\x1b[1m", "").replace("\x1b[0m", "")
+def _first_line(exc: BaseException, limit: int = 300) -> str:
+    """`Type: message` on one line: Keras messages run to pages (configs, tracebacks)."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    message = " ".join(lines[:2]) if lines else ""
-    message = message if len(message) <= 400 else message[:397] + "..."
+    message = lines[0] if lines else ""
+    message = re.split(r"\s+config=\{", message)[0]
+    message = message if len(message) <= limit else message[:limit - 3] + "..."
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
@@ -810,8 +820,9 @@ def capture_file(model_path: str, out_path: str | None = None, trust: bool = Fal
         model, loaded_with, warnings = load_model(model_path, trust, resolved)
     except Exception as exc:
         message = _first_line(exc)
-        if problems:
-            message += f" (could not import {'; '.join(problems)})"
+        if problems:  # the likely cause first: a custom object's module is not importable here
+            message = (f"could not import custom object {'; '.join(problems)} (run from the project folder "
+                       f"or add its folder to the import path), then: {message}")
         if not trust and ("safe_mode" in message or "lambda" in message.lower()):
             message += " (the model stores code: load it only if you trust it, with trust=True / --trust-model)"
         raise CaptureFailed("load", message) from None

@@ -9,6 +9,7 @@ import time
 import zipfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import Iterable
@@ -53,6 +54,13 @@ def _max_age(cache_control: str | None, default: int = 600) -> int:
     return int(match.group(1)) if match else default
 
 
+@lru_cache(maxsize=None)
+def _ssl_context(cafile: str) -> ssl.SSLContext:
+    """One context per CA bundle for the process: contexts are thread-safe, and loading the
+    bundle again while other threads do TLS can fail with a stale OpenSSL error."""
+    return ssl.create_default_context(cafile=cafile)
+
+
 def _local_path(url: str) -> Path:
     return Path(url2pathname(unquote(urlparse(url).path)))
 
@@ -72,7 +80,7 @@ class Index:
         self.cache = cache or Cache()
         self.offline = offline
         self.backoff = backoff
-        verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=config.cert) if config.cert else True
+        verify: ssl.SSLContext | bool = _ssl_context(config.cert) if config.cert else True
         self._http = httpx.Client(
             follow_redirects=True,
             timeout=httpx.Timeout(30.0, connect=15.0),

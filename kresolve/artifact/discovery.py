@@ -183,7 +183,6 @@ class _Walk:
         except OSError as exc:
             self.unreadable.append(f"{path} ({exc.strerror or exc})")
             return
-        subdirs = []
         for entry in entries:
             self.entries += 1
             if self.entries > MAX_ENTRIES:
@@ -193,9 +192,8 @@ class _Walk:
             try:
                 if entry.is_symlink():
                     self.links += 1
-                    continue
-                if entry.is_dir(follow_symlinks=False):
-                    subdirs.append(entry)
+                elif entry.is_dir(follow_symlinks=False):
+                    self._subdirectory(entry, depth)
                 elif entry.is_file(follow_symlinks=False):
                     if is_model_file(Path(entry.path), entry.stat(follow_symlinks=False).st_size):
                         self._found(Path(entry.path))
@@ -203,20 +201,19 @@ class _Walk:
                 continue
             if self.cut:
                 return
-        for entry in subdirs:
-            child = Path(entry.path)
-            if entry.name.startswith(".") or entry.name in SKIP_DIRS:
-                continue
-            if model_dir_kind(child) is not None:
-                self._found(child)
-            elif _is_file(child / "pyvenv.cfg") or (child / "conda-meta").is_dir():
-                self.skipped_envs.append(entry.name)
-            elif depth + 1 > MAX_DEPTH:
-                self.deep.append(str(child))
-            else:
-                self._scan(child, depth + 1)
-            if self.cut:
-                return
+
+    def _subdirectory(self, entry: os.DirEntry, depth: int) -> None:
+        child = Path(entry.path)
+        if entry.name.startswith(".") or entry.name in SKIP_DIRS:
+            return
+        if model_dir_kind(child) is not None:
+            self._found(child)
+        elif _is_file(child / "pyvenv.cfg") or (child / "conda-meta").is_dir():
+            self.skipped_envs.append(entry.name)
+        elif depth + 1 > MAX_DEPTH:
+            self.deep.append(str(child))
+        else:
+            self._scan(child, depth + 1)
 
     def _found(self, path: Path) -> None:
         if len(self.models) >= MAX_MODELS:
