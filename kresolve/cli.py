@@ -160,6 +160,32 @@ def _render_lock(result: api.LockResult) -> None:
                   + (f" [dim]({smoke.seconds:.0f}s, env {'reused' if smoke.env_reused else 'built'})[/]" if smoke.env_dir else ""))
 
 
+def _inspect(args) -> int:
+    """Each MODEL may be a model or a directory of models: every one is reported, good or refused."""
+    from .artifact import inspect_all
+
+    rules = load_rules()
+    results = [(path, found) for m in args.models for path, found in inspect_all(m)]
+    refused = [(p, f) for p, f in results if isinstance(f, KresolveError)]
+    if args.json:
+        payload = [
+            {"path": str(p), "error": str(f)} if isinstance(f, KresolveError)
+            else facts_json(f) | {"training_env": training_json(api.infer_training_env(f, rules))}
+            for p, f in results
+        ]
+        print(json.dumps(payload[0] if len(payload) == 1 and not refused else payload, indent=2))
+    else:
+        for path, found in results:
+            if isinstance(found, KresolveError):
+                _error(f"kresolve: error: {found}")
+            else:
+                _render_facts(found)
+                _render_training(api.infer_training_env(found, rules))
+        if len(results) > 1:
+            out.print(f"{len(results)} models: {len(results) - len(refused)} read, {len(refused)} refused")
+    return 2 if refused else 0
+
+
 def _explain(args) -> int:
     result = api.explain(args.model, python=args.python, platform=args.platform, policy=args.policy,
                          requirements=tuple(args.requirement), offline=args.offline)
@@ -233,16 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "inspect":
-            rules = load_rules()
-            found = [(f, api.infer_training_env(f, rules)) for f in (api.inspect(m) for m in args.models)]
-            if args.json:
-                payload = [facts_json(f) | {"training_env": training_json(t)} for f, t in found]
-                print(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2))
-            else:
-                for f, t in found:
-                    _render_facts(f)
-                    _render_training(t)
-            return 0
+            return _inspect(args)
         if args.command == "lock":
             result = api.lock(
                 args.model, python=args.python, platform=args.platform, out_dir=Path(args.output),
@@ -265,6 +282,9 @@ def main(argv: list[str] | None = None) -> int:
     except KresolveError as exc:
         _error(f"kresolve: error: {exc}")
         return exc.exit_code
+    except BrokenPipeError:  # `kresolve inspect … | head`: the reader left, which is fine
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         _error("kresolve: interrupted")
         return 130

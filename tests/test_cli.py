@@ -74,3 +74,17 @@ def test_lock_leaves_an_existing_lock_untouched_when_unsolvable(tmp_path):
     assert "Traceback" not in proc.stderr
     assert "route-zip-keras3-keras" in proc.stderr and "python" in proc.stderr.lower()
     assert (out / "requirements.txt").read_text() == "existing\n"
+
+
+def test_inspect_a_directory_reports_every_model_good_or_refused(tmp_path):
+    for fixture, name in (("tf215-h5", "model.h5"), ("keras3-zip", "model.keras")):
+        (tmp_path / fixture).mkdir()
+        shutil.copy(FIXTURES / fixture / name, tmp_path / fixture / name)
+    (tmp_path / "notes.txt").write_text("not a model")
+    proc = run("inspect", "--json", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(d["format"] for d in json.loads(proc.stdout)) == ["keras-h5", "keras-zip"]
+    (tmp_path / "broken.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 50)
+    proc = run("inspect", str(tmp_path))
+    assert proc.returncode == 2
+    assert "3 models: 2 read, 1 refused" in proc.stdout and "broken.h5" in proc.stderr and "Traceback" not in proc.stderr

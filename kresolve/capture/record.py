@@ -735,12 +735,16 @@ def _resolve(spec: str):
     return obj
 
 
-def _first_line(exc: BaseException, limit: int = 300) -> str:
-    """`Type: message` on one line: Keras messages run to pages (configs, tracebacks)."""
+def _first_line(exc: BaseException, limit: int = 400) -> str:
+    """`Type: message` on one line. Keras messages run to pages (configs, nested exceptions):
+    keep the first line and the innermost "Exception encountered:" line, without configs."""
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    message = lines[0] if lines else ""
-    message = re.split(r"\s+config=\{", message)[0]
+    parts = [lines[0]] if lines else []
+    inner = [line for line in lines[1:] if line.startswith("Exception encountered:")]
+    if inner:
+        parts.append(inner[-1])
+    message = " ... ".join(re.split(r"\s*(?:using )?config=\{", part)[0].rstrip(" .:") for part in parts)
     message = message if len(message) <= limit else message[:limit - 3] + "..."
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
@@ -810,19 +814,25 @@ def capture_file(model_path: str, out_path: str | None = None, trust: bool = Fal
             importlib.import_module(module)
         except Exception as exc:
             raise CaptureFailed("load", f"cannot import {module} ({_first_line(exc)})") from None
-    problems = []
+    problems = {}
     for name, spec in (custom_objects or {}).items():
+        if spec.startswith("__main__."):
+            continue  # defined in the training script: nothing to import here
         try:
             resolved[name] = _resolve(spec)
         except Exception as exc:
-            problems.append(f"{name} from {spec}: {_first_line(exc)}")
+            problems[name] = f"{name} from {spec}: {_first_line(exc)}"
     try:
         model, loaded_with, warnings = load_model(model_path, trust, resolved)
     except Exception as exc:
         message = _first_line(exc)
-        if problems:  # the likely cause first: a custom object's module is not importable here
-            message = (f"could not import custom object {'; '.join(problems)} (run from the project folder "
-                       f"or add its folder to the import path), then: {message}")
+        if problems:
+            note = (f"could not import custom object {'; '.join(problems.values())} (run from the project "
+                    f"folder or add its folder to the import path)")
+            if any(name in message for name in problems) or "deserializ" in message:
+                message = f"{note}, then: {message}"  # the likely cause first
+            else:
+                message = f"{message} ({note})"
         if not trust and ("safe_mode" in message or "lambda" in message.lower()):
             message += " (the model stores code: load it only if you trust it, with trust=True / --trust-model)"
         raise CaptureFailed("load", message) from None

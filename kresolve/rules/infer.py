@@ -97,6 +97,15 @@ def _era_matches(era: Era, facts: ModelFacts) -> bool:
     return bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", saved)) and era.saved_between[0] <= saved < era.saved_between[1]
 
 
+def _refines(exact: str, series: str) -> bool:
+    """'2.15.0' refines '2.15': weaker evidence may narrow a series, never move it."""
+    try:
+        a, b = Version(exact), Version(series)
+    except InvalidVersion:
+        return False
+    return len(b.release) == 2 and len(a.release) >= 3 and a.release[:2] == b.release[:2]
+
+
 class _Builder:
     """Collects evidence per package; the first (strongest) evidence keeps the preference."""
 
@@ -112,7 +121,7 @@ class _Builder:
             entry["rules"].append(rule_id)
         if range_ is not None:
             entry["ranges"].append((SpecifierSet(str(range_)), evidence, reason))
-        if preferred and entry["preferred"] is None:
+        if preferred and (entry["preferred"] is None or _refines(preferred, entry["preferred"])):
             entry["preferred"] = preferred
         if entry["confidence"] is None and (confidence or CONFIDENCE.get(evidence)):
             entry["confidence"] = confidence or CONFIDENCE[evidence]
@@ -194,7 +203,9 @@ def infer(facts: ModelFacts, db: RulesDB) -> TrainingEnv:
             if era.saved_between is not None:
                 decided.append(f"date_saved {facts.date_saved}")
 
-    for evidence in getattr(facts, "project", ()) or ():
+    if facts.project:
+        decided.append("project files " + ", ".join(e.path for e in facts.project) + " (lower trust)")
+    for evidence in facts.project:
         for name, spec, exact in evidence.packages:
             spec_text = f"=={spec}" if exact and not spec[:1] in "<>=!~" else spec
             try:
@@ -204,12 +215,20 @@ def infer(facts: ModelFacts, db: RulesDB) -> TrainingEnv:
             b.add(canonicalize_name(name), "project", f"{evidence.path} ({evidence.kind}) lists {name} {spec_text}",
                   spec_text or None, spec if exact else None)
         if evidence.python:
-            b.add("python", "project", f"{evidence.path} ({evidence.kind}) names Python {evidence.python}",
-                  f"=={evidence.python}.*" if evidence.python.count(".") == 1 else f"=={evidence.python}", evidence.python)
+            py = evidence.python.strip()
+            if py[:1] in "<>=!~":
+                spec, preferred = py, None
+            else:
+                spec, preferred = (f"=={py}.*" if py.count(".") == 1 else f"=={py}"), py
+            try:
+                SpecifierSet(spec)
+            except Exception:
+                continue
+            b.add("python", "project", f"{evidence.path} ({evidence.kind}) names Python {py}", spec, preferred)
 
     estimates, notes = b.build()
     if sidecar_note:
         notes.insert(0, sidecar_note)
     if not decided:
-        decided.append("no version recorded in the file" + ("; project files only" if getattr(facts, "project", ()) else ""))
+        decided.append("no version recorded in the file")
     return TrainingEnv(estimates=estimates, hard=tuple(hard), decided_by="; ".join(decided), notes=tuple(notes))
