@@ -88,3 +88,17 @@ def test_inspect_a_directory_reports_every_model_good_or_refused(tmp_path):
     proc = run("inspect", str(tmp_path))
     assert proc.returncode == 2
     assert "3 models: 2 read, 1 refused" in proc.stdout and "broken.h5" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_inspect_json_keys_are_the_documented_ones():
+    from conftest import TESTS
+
+    documented = (TESTS.parent / "docs" / "inspect-json.md").read_text()
+    proc = run("inspect", "--json", str(FIXTURES / "tf215-savedmodel" / "model"))
+    data = json.loads(proc.stdout)
+    for key in data:
+        assert f"`{key}`" in documented, f"{key} is not documented in docs/inspect-json.md"
+    for key in data["training_env"]:
+        assert f"`{key}`" in documented
+    assert set(data) >= {"path", "format", "keras_version", "tensorflow_version", "layer_classes", "custom_objects",
+                         "lambda_layers", "inputs", "sidecar", "project", "training_env"}
