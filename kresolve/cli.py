@@ -68,6 +68,10 @@ def _parser() -> argparse.ArgumentParser:
     rules_sub = p.add_subparsers(dest="rules_command", required=True)
     q = rules_sub.add_parser("check", help="schema and consistency (contradictions, gaps, ambiguity, sources)")
     q.add_argument("--json", action="store_true")
+    q = rules_sub.add_parser("verify", help="cross-check the rules against the real index's wheel metadata")
+    q.add_argument("packages", nargs="*", metavar="PKG", help="only rules about these packages (default: all)")
+    q.add_argument("--rule", action="append", default=[], metavar="ID", help="only these rule ids")
+    q.add_argument("--json", action="store_true")
     q = rules_sub.add_parser("show", help="every rule about a package, with sources")
     q.add_argument("package")
     q.add_argument("version", nargs="?")
@@ -239,6 +243,8 @@ def _rules(args) -> int:
                 out.print(f"{f.level}: {', '.join(f.rule_ids)}: {f.message}", markup=False)
             out.print(f"{rules.count} rules from {rules.root}: {len(errors)} errors, {len(findings) - len(errors)} warnings")
         return 2 if errors else 0
+    if args.rules_command == "verify":
+        return _verify(rules, args)
     lines = rules_about(rules, args.package, args.version)
     if args.json:
         print(json.dumps([line.__dict__ for line in lines], indent=2))
@@ -253,6 +259,26 @@ def _rules(args) -> int:
         table.add_row(line.id, line.kind, line.says, line.reason, line.source)
     out.print(table)
     return 0
+
+
+def _verify(rules, args) -> int:
+    from .index import Cache, Index, read_pip_config
+    from .rules.verify import BUGS, verify_rules
+
+    index = Index(read_pip_config(), Cache())
+    try:
+        found = verify_rules(rules, index, args.packages, args.rule)
+    finally:
+        index.close()
+    bugs = [d for d in found if d.kind in BUGS]
+    if args.json:
+        print(json.dumps([d.__dict__ for d in found], indent=2))
+    else:
+        for d in found:
+            out.print(f"{d.kind}: {d.rule_id} ({d.release}): {d.detail}", markup=False)
+        kinds = ", ".join(f"{sum(d.kind == k for d in found)} {k}" for k in ("looser", "contradicts", "stricter", "weaker", "unverifiable"))
+        out.print(f"{len(found)} disagreements with the index: {kinds}")
+    return 1 if bugs else 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,165 @@
+"""`kresolve rules verify`: cross-check constraints against the real index.
+
+For each constraint, the newest release of every series its `when` covers is looked up: its
+wheels' Python tags and Requires-Python, and its Requires-Dist. A rule that admits what the
+metadata excludes is *looser* (a bug: kresolve would pick what pip refuses); a rule that excludes
+what the metadata admits is *stricter* (fine when its source documents why). For dependencies
+both apply in the solver, so a rule merely *weaker* than METADATA is redundant, not wrong; one
+that *contradicts* it (no version satisfies both) is a bug.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Iterable
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.tags import Tag
+from packaging.utils import canonicalize_name, parse_wheel_filename
+from packaging.version import InvalidVersion, Version
+
+from ..index import DistFile, Index
+from .db import Constraint, RulesDB
+from .specs import is_empty
+
+PYTHONS = [Version(f"3.{m}") for m in range(5, 15)]
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    rule_id: str
+    release: str  # "tensorflow 2.15.1"
+    kind: str  # "looser" | "contradicts" (bugs), "stricter" | "weaker" | "unverifiable"
+    detail: str
+
+
+def _wheel_pythons(files: Iterable[DistFile]) -> set[Version]:
+    """CPython minors the release has wheels for (abi3/py3 wheels count for all)."""
+    found: set[Version] = set()
+    for f in files:
+        if not f.filename.endswith(".whl"):
+            continue
+        try:
+            tags: frozenset[Tag] = parse_wheel_filename(f.filename)[3]
+        except Exception:
+            continue
+        for tag in tags:
+            if tag.interpreter.startswith("cp") and tag.interpreter[2:].isdigit() and tag.abi != "abi3":
+                found.add(Version(f"{tag.interpreter[2]}.{tag.interpreter[3:]}"))
+            elif tag.interpreter in ("py3", "py2.py3") or tag.abi == "abi3":
+                return set(PYTHONS)
+    return found
+
+
+def _newest_per_series(index: Index, name: str, spec: SpecifierSet) -> dict[Version, list[DistFile]]:
+    by_version: dict[Version, list[DistFile]] = defaultdict(list)
+    for f in index.files(name):
+        if not f.filename.endswith(".whl"):
+            continue
+        try:
+            _, version, _, _ = parse_wheel_filename(f.filename)
+        except Exception:
+            continue
+        if not version.is_prerelease and spec.contains(version) and not f.yanked:
+            by_version[version].append(f)
+    newest: dict[tuple[int, int], Version] = {}
+    for v in by_version:
+        key = (v.release + (0,))[:2]
+        if key not in newest or v > newest[key]:
+            newest[key] = v
+    return {v: by_version[v] for v in newest.values()}
+
+
+def _compare(rule_spec: SpecifierSet, meta_spec: SpecifierSet, probes: Iterable[Version]) -> tuple[list[Version], list[Version]]:
+    looser, stricter = [], []
+    for v in probes:
+        in_rule, in_meta = rule_spec.contains(v, prereleases=True), meta_spec.contains(v, prereleases=True)
+        if in_rule and not in_meta:
+            looser.append(v)
+        elif in_meta and not in_rule:
+            stricter.append(v)
+    return looser, stricter
+
+
+def _probes(*specs: SpecifierSet) -> list[Version]:
+    found: set[Version] = set()
+    for spec in specs:
+        for single in spec:
+            try:
+                v = Version(single.version.rstrip(".*").rstrip("."))
+            except InvalidVersion:
+                continue
+            major, minor, micro = (v.release + (0, 0))[:3]
+            found |= {v, Version(f"{major}.{minor}.{micro + 1}"), Version(f"{major}.{minor + 1}"), Version(f"{major + 1}")}
+            if micro:
+                found.add(Version(f"{major}.{minor}.{micro - 1}"))
+            if minor:
+                found.add(Version(f"{major}.{minor - 1}.999"))
+    return sorted(found)
+
+
+def verify_constraint(rule: Constraint, index: Index) -> list[Disagreement]:
+    name = canonicalize_name(rule.when.name)
+    releases = _newest_per_series(index, name, rule.when.specifier)
+    if not releases:
+        return [Disagreement(rule.id, str(rule.when), "unverifiable", f"no wheel of {rule.when} on the index")]
+    found = []
+    for version, files in sorted(releases.items()):
+        release = f"{name} {version}"
+        meta = index.metadata(files[0])
+        for req in rule.requires:
+            dep = canonicalize_name(req.name)
+            if dep == "python":
+                wheel_py = _wheel_pythons(files)
+                allowed = {p for p in wheel_py if not meta.requires_python or SpecifierSet(meta.requires_python).contains(p)}
+                rule_py = {p for p in PYTHONS if req.specifier.contains(p)}
+                if rule_py - allowed:
+                    found.append(Disagreement(rule.id, release, "looser",
+                                              f"allows Python {', '.join(map(str, sorted(rule_py - allowed)))} but the release has no usable wheel for it"))
+                if allowed - rule_py:
+                    found.append(Disagreement(rule.id, release, "stricter",
+                                              f"excludes Python {', '.join(map(str, sorted(allowed - rule_py)))} which has wheels"))
+                continue
+            meta_specs = []
+            for line in meta.requires_dist:
+                try:
+                    r = Requirement(line)
+                except InvalidRequirement:
+                    continue
+                if canonicalize_name(r.name) == dep and (r.marker is None or r.marker.evaluate({"extra": "", "python_version": "3.11",
+                                                                                                  "platform_system": "Linux", "sys_platform": "linux",
+                                                                                                  "platform_machine": "x86_64"})):
+                    meta_specs.append(r.specifier)
+            if not meta_specs:
+                found.append(Disagreement(rule.id, release, "stricter", f"METADATA does not require {dep}; the rule adds {req}"))
+                continue
+            meta_spec = SpecifierSet()
+            for s in meta_specs:
+                meta_spec &= s
+            looser, stricter = _compare(req.specifier, meta_spec, _probes(req.specifier, meta_spec))
+            if is_empty(req.specifier & meta_spec):
+                found.append(Disagreement(rule.id, release, "contradicts",
+                                          f"{req} and METADATA's {dep}{meta_spec} have no version in common"))
+                continue
+            if looser:
+                found.append(Disagreement(rule.id, release, "weaker",
+                                          f"{req} admits {', '.join(map(str, looser[:4]))} which METADATA ({dep}{meta_spec}) excludes; both apply"))
+            if stricter:
+                found.append(Disagreement(rule.id, release, "stricter", f"{req} narrows METADATA's {dep}{meta_spec}"))
+    return found
+
+
+BUGS = ("looser", "contradicts")
+
+
+def verify_rules(db: RulesDB, index: Index, packages: Iterable[str] = (), rule_ids: Iterable[str] = ()) -> list[Disagreement]:
+    """Check constraints: all, or those whose `when` names one of `packages`, or the given ids."""
+    wanted, ids = {canonicalize_name(p) for p in packages}, set(rule_ids)
+    rules = [c for c in db.constraints
+             if (not wanted and not ids) or canonicalize_name(c.when.name) in wanted or c.id in ids]
+    found = []
+    for rule in rules:
+        found += verify_constraint(rule, index)
+    return found
