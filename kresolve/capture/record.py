@@ -231,7 +231,8 @@ def _keras_subclass(cls) -> bool:
 
 
 def _import_path(obj) -> str:
-    return f"{getattr(obj, '__module__', None) or '__main__'}.{getattr(obj, '__qualname__', getattr(obj, '__name__', '?'))}"
+    module = getattr(obj, "__module__", None) or "__main__"
+    return f"{module}.{getattr(obj, '__qualname__', getattr(obj, '__name__', '?'))}"
 
 
 class _CustomObjects:
@@ -254,9 +255,9 @@ class _CustomObjects:
         self.found[name] = path
         module = getattr(obj, "__module__", "") or ""
         if module == "__main__" or "<locals>" in path:
-            self.warnings.append(f"custom object {name} is defined in {'a function' if '<locals>' in path else 'the main script'} "
-                                 f"({path}); move it to an importable module, or loading the model "
-                                 f"elsewhere cannot find it")
+            where = "a function" if "<locals>" in path else "the main script"
+            self.warnings.append(f"custom object {name} is defined in {where} ({path}); move it to an "
+                                 f"importable module, or loading the model elsewhere cannot find it")
 
     def visit(self, value, depth: int = 0) -> None:
         if depth > self._MAX_DEPTH or value is None or isinstance(value, (str, bytes, bool, int, float)):
@@ -512,7 +513,7 @@ def _reshape(flat, shape):
 
 def tensor_record(name: str, value) -> dict:
     array = _to_numpy(value)
-    dtype = _dtype_name(array.dtype)
+    dtype = "string" if array.dtype.kind in ("O", "S", "U") else _dtype_name(array.dtype)
     return {"name": name, "dtype": dtype, "shape": [int(d) for d in array.shape], "data": _data(array)}
 
 
