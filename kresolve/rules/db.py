@@ -16,6 +16,7 @@ from packaging.version import Version
 
 from ..errors import KresolveError
 
+PLATFORM_NAMES = ("linux-64", "linux-aarch64", "osx-64", "osx-arm64", "win-64")
 LOADERS = ("tf.keras", "keras", "tf_keras", "tfsmlayer", "tf.saved_model")
 FORMATS = ("keras-h5", "keras-h5-weights", "keras-zip", "savedmodel")
 
@@ -85,12 +86,47 @@ class KnownBad:
 
 
 @dataclass(frozen=True)
+class Distribution:
+    """On some platforms a package is published under another name (tensorflow-macos,
+    tensorflow-gpu, ...): that distribution provides the package for those versions."""
+
+    id: str
+    package: str  # canonical name the routes and dependents ask for ("tensorflow")
+    provided_by: str  # canonical distribution name on the index ("tensorflow-macos")
+    versions: SpecifierSet  # versions of `provided_by` this applies to
+    platforms: tuple[str, ...]  # conda-style target platforms
+    gpu: bool | None  # True: only for --gpu targets; False: only CPU targets; None: both
+    reason: str
+    source: str
+    file: str
+
+
+@dataclass(frozen=True)
+class Accelerator:
+    """What a TensorFlow release's GPU build needs: CUDA/cuDNN, how it gets them, min driver."""
+
+    id: str
+    when: Requirement  # e.g. tensorflow>=2.15,<2.16
+    platforms: tuple[str, ...]
+    cuda: str | None  # "12.2"; None: no GPU build on these platforms
+    cudnn: str | None
+    min_driver: str | None  # minimum NVIDIA driver for that CUDA on Linux ("525.60.13")
+    requires: tuple[Requirement, ...]  # what --gpu adds (e.g. tensorflow[and-cuda]==…); may be empty
+    note: str  # how the CUDA libraries arrive (pip extra, system install, not supported …)
+    reason: str
+    source: str
+    file: str
+
+
+@dataclass(frozen=True)
 class RulesDB:
     root: str
     constraints: tuple[Constraint, ...]
     eras: tuple[Era, ...]
     routes: tuple[Route, ...]
     known_bad: tuple[KnownBad, ...] = ()
+    distributions: tuple[Distribution, ...] = ()
+    accelerators: tuple[Accelerator, ...] = ()
 
     def constraints_for(self, name: str, version: Version) -> list[Constraint]:
         return [c for c in self._constraints_by_name.get(name, ()) if c.applies_to(name, version)]
@@ -103,14 +139,15 @@ class RulesDB:
         return grouped
 
     def by_id(self, rule_id: str) -> Constraint | Era | Route | KnownBad | None:
-        for rule in (*self.constraints, *self.eras, *self.routes, *self.known_bad):
+        for rule in (*self.constraints, *self.eras, *self.routes, *self.known_bad, *self.distributions, *self.accelerators):
             if rule.id == rule_id:
                 return rule
         return None
 
     @property
     def count(self) -> int:
-        return len(self.constraints) + len(self.eras) + len(self.routes) + len(self.known_bad)
+        return (len(self.constraints) + len(self.eras) + len(self.routes) + len(self.known_bad)
+                + len(self.distributions) + len(self.accelerators))
 
 
 def default_rules_dir() -> Path:
@@ -126,6 +163,8 @@ _KEYS = {
     "constraint": _COMMON | {"when", "requires"},
     "era": _COMMON | {"keras_version", "tensorflow_version", "saved_between", "keras_flavour", "prefer", "ranges", "confidence"},
     "known_bad": _COMMON | {"signatures", "when", "cause", "fix"},
+    "distribution": _COMMON | {"package", "provided_by", "versions", "platforms", "gpu"},
+    "accelerator": _COMMON | {"when", "platforms", "cuda", "cudnn", "min_driver", "requires", "note"},
     "route": _COMMON | {"format", "writer_keras", "writer_tensorflow", "rank", "loader", "requires", "env", "caveats"},
 }
 
@@ -226,6 +265,24 @@ def _build(check: _Checker) -> Constraint | Era | Route:
             raise check.fail("'confidence' must be high, medium or low")
         return Era(keras_version=keras, tensorflow_version=tf, saved_between=saved, keras_flavour=flavour, prefer=prefer,
                    ranges=tuple(ranges), confidence=confidence, **common)
+    if check.kind in ("distribution", "accelerator"):
+        platforms = t.get("platforms")
+        if not isinstance(platforms, list) or not platforms or not all(p in PLATFORM_NAMES for p in platforms):
+            raise check.fail(f"'platforms' must be a non-empty list of {', '.join(PLATFORM_NAMES)}")
+        if check.kind == "distribution":
+            gpu = t.get("gpu")
+            if gpu is not None and not isinstance(gpu, bool):
+                raise check.fail("'gpu' must be true or false (or left out: both)")
+            versions = check.specifier("versions")
+            if versions is None:
+                raise check.fail("'versions' is required")
+            return Distribution(package=canonicalize_name(check.text("package")), provided_by=canonicalize_name(check.text("provided_by")),
+                                versions=versions, platforms=tuple(platforms), gpu=gpu, **common)
+        optional = {k: t.get(k) for k in ("cuda", "cudnn", "min_driver")}
+        if not all(v is None or isinstance(v, str) for v in optional.values()):
+            raise check.fail("'cuda', 'cudnn' and 'min_driver' must be strings")
+        return Accelerator(when=check.requirement(check.text("when")), platforms=tuple(platforms),
+                           requires=check.requirements("requires"), note=check.text("note"), **optional, **common)
     if check.kind == "known_bad":
         signatures = t.get("signatures")
         if not isinstance(signatures, list) or not signatures or not all(isinstance(x, str) and x for x in signatures):
@@ -265,7 +322,7 @@ def load_rules(root: Path | None = None) -> RulesDB:
     files = sorted(p for p in root.rglob("*.toml") if "approved" not in p.relative_to(root).parts)
     if not files:
         raise RulesError(f"no rules found under {root}")
-    built: dict[str, list] = {"constraint": [], "era": [], "route": [], "known_bad": []}
+    built: dict[str, list] = {k: [] for k in _KEYS}
     seen: dict[str, str] = {}
     for path in files:
         rel = str(path.relative_to(root))
@@ -292,4 +349,6 @@ def load_rules(root: Path | None = None) -> RulesDB:
         eras=tuple(built["era"]),
         routes=tuple(sorted(built["route"], key=lambda r: (r.format, r.rank, r.id))),
         known_bad=tuple(built["known_bad"]),
+        distributions=tuple(built["distribution"]),
+        accelerators=tuple(built["accelerator"]),
     )
