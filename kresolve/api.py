@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -60,13 +60,13 @@ class _Job:
     extra: tuple[Need, ...]
 
     @classmethod
-    def prepare(cls, model, python, platform, policy, requirements, rules) -> "_Job":
+    def prepare(cls, model, python, platform, policy, requirements, rules, gpu=False, cuda_driver=None) -> "_Job":
         facts = inspect(model)
         rules = rules or load_rules()
         return cls(
             facts=facts,
             training=infer(facts, rules),
-            target=make_target(python, platform),
+            target=make_target(python, platform, gpu, cuda_driver),
             rules=rules,
             policy=load_policy(policy) if policy else None,
             extra=tuple(Need(_requirement(r), "asked for with --requirement") for r in requirements),
@@ -107,6 +107,8 @@ def lock(
     custom_objects: tuple[str, ...] = (),
     code_paths: tuple[str, ...] = (),
     policy: str | Path | None = None,
+    gpu: bool = False,
+    cuda_driver: str | None = None,
 ) -> LockResult:
     """Solve, lock and (unless `smoke=False`) smoke-test the nearest environment for `model`.
 
@@ -116,7 +118,7 @@ def lock(
     `custom_objects`: modules the smoke test imports before loading (they register custom
     classes), found on `code_paths` (default: the current directory).
     """
-    job = _Job.prepare(model, python, platform, policy, requirements, rules)
+    job = _Job.prepare(model, python, platform, policy, requirements, rules, gpu, cuda_driver)
     facts, training, target, rules, approved = job.facts, job.training, job.target, job.rules, job.policy
     index_config = index_config or read_pip_config()
     cache = cache or Cache()
@@ -183,9 +185,11 @@ def explain(
     index_config: IndexConfig | None = None,
     cache: Cache | None = None,
     rules: RulesDB | None = None,
+    gpu: bool = False,
+    cuda_driver: str | None = None,
 ) -> Explanation:
     """Why each pin (rules, sources, distance); on failure, the conflict and what would solve it."""
-    job = _Job.prepare(model, python, platform, policy, requirements, rules)
+    job = _Job.prepare(model, python, platform, policy, requirements, rules, gpu, cuda_driver)
     index_config = index_config or read_pip_config()
     cache = cache or Cache()
     try:
@@ -200,9 +204,11 @@ def explain(
     for minor in range(9, 14):
         other = f"3.{minor}"
         if other != job.target.python:
-            tries.append((f"--python {other}", make_target(other, job.target.platform), True))
+            tries.append((f"--python {other}", replace(job.target, python=other), True))
     if job.target.platform != "linux-64":
-        tries.append((f"--platform linux-64 (Python {job.target.python})", make_target(job.target.python, "linux-64"), True))
+        tries.append((f"--platform linux-64 (Python {job.target.python})", make_target(job.target.python, "linux-64", job.target.gpu), True))
+    if job.target.gpu:
+        tries.append(("without --gpu", replace(job.target, gpu=False, cuda_driver=None), True))
     for words, target, keep_policy in tries:
         try:
             env = job.solve(index_config, cache, offline, target=target, policy=keep_policy)

@@ -47,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--trust-model", action="store_true", help="allow the smoke test to run code stored in the model (Lambda layers)")
     p.add_argument("--offline", action="store_true", help="use only the on-disk cache, never the network")
     p.add_argument("--policy", metavar="FILE", help="approved version set to stay inside (see rules/approved/)")
+    p.add_argument("--gpu", action="store_true", help="solve for the GPU build (CUDA on Linux, Metal on Apple silicon)")
+    p.add_argument("--cuda-driver", metavar="VERSION", help="the target's NVIDIA driver version (implies --gpu)")
     p.add_argument("--requirement", action="append", default=[], metavar="REQ",
                    help="also install this requirement (e.g. the package that defines custom layers); repeatable")
     p.add_argument("--custom-objects", action="append", default=[], metavar="MODULE",
@@ -60,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--python", help="target Python minor (default: this interpreter)")
     p.add_argument("--platform", choices=sorted(PLATFORMS), help="target platform (default: this host)")
     p.add_argument("--policy", metavar="FILE", help="approved version set to stay inside")
+    p.add_argument("--gpu", action="store_true", help="solve for the GPU build")
+    p.add_argument("--cuda-driver", metavar="VERSION", help="the target's NVIDIA driver version (implies --gpu)")
     p.add_argument("--requirement", action="append", default=[], metavar="REQ")
     p.add_argument("--offline", action="store_true")
     p.add_argument("--json", action="store_true")
@@ -129,6 +133,10 @@ def _render_lock(result: api.LockResult) -> None:
     out.print(f"[bold]Loader[/] {route.loader} (rule {route.id}): {route.reason}")
     for rid, why in env.skipped_routes:
         out.print(f"  [yellow]not used[/] {rid}: {why}")
+    if env.accelerator is not None:
+        acc = env.accelerator
+        cuda = f"CUDA {acc.cuda}, cuDNN {acc.cudnn}" + (f", NVIDIA driver ≥ {acc.min_driver}" if acc.min_driver else "") if acc.cuda else "no CUDA"
+        out.print(f"[bold]GPU[/] {cuda}: {acc.note} [dim](rule {acc.id})[/]")
     if env.env_vars:
         out.print("[bold]Environment variables[/] " + " ".join(f"{k}={v}" for k, v in env.env_vars.items()))
     for caveat in route.caveats:
@@ -192,7 +200,8 @@ def _inspect(args) -> int:
 
 def _explain(args) -> int:
     result = api.explain(args.model, python=args.python, platform=args.platform, policy=args.policy,
-                         requirements=tuple(args.requirement), offline=args.offline)
+                         requirements=tuple(args.requirement), offline=args.offline, gpu=args.gpu,
+                         cuda_driver=args.cuda_driver)
     rules = load_rules()
     if args.json:
         payload = {"facts": facts_json(result.facts), "training_env": training_json(result.training),
@@ -291,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.model, python=args.python, platform=args.platform, out_dir=Path(args.output),
                 smoke=not args.no_smoke, trust_model=args.trust_model, offline=args.offline,
                 requirements=tuple(args.requirement), custom_objects=tuple(args.custom_objects),
-                code_paths=tuple(args.code_path), policy=args.policy,
+                code_paths=tuple(args.code_path), policy=args.policy, gpu=args.gpu, cuda_driver=args.cuda_driver,
             )
             if args.json:
                 print(json.dumps(result.report, indent=2))

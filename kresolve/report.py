@@ -56,6 +56,8 @@ def environment_json(env: Environment) -> dict[str, Any]:
         "env": env.env_vars,
         "preferences": [dataclasses.asdict(p) for p in env.plan.preferences if p.evidence != "sidecar" or p.name in {x.name for x in env.pins} | {"python"}],
         "python": pin_json(env.python),
+        "accelerator": dataclasses.asdict(env.accelerator) | {"when": str(env.accelerator.when), "requires": [str(r) for r in env.accelerator.requires]}
+        if env.accelerator else None,
         "pins": [pin_json(p) for p in env.pins],
     }
 

@@ -32,6 +32,8 @@ class Target:
     platform: str  # conda-style name, one of PLATFORMS
     glibc: tuple[int, int] | None = None  # linux only
     macos: tuple[int, int] | None = None  # osx only
+    gpu: bool = False  # solve for the GPU build (CUDA on Linux, Metal on Apple silicon)
+    cuda_driver: str | None = None  # NVIDIA driver version on the target, when known
 
     @property
     def python_version(self) -> Version:
@@ -51,6 +53,8 @@ class Target:
             extra = f", glibc {self.glibc[0]}.{self.glibc[1]}"
         elif self.macos:
             extra = f", macOS {self.macos[0]}.{self.macos[1]}"
+        if self.gpu:
+            extra += ", GPU" + (f" (NVIDIA driver {self.cuda_driver})" if self.cuda_driver else "")
         return f"Python {self.python} on {self.platform}{extra}"
 
     def markers(self) -> dict[str, str]:
@@ -112,7 +116,8 @@ def host_glibc() -> tuple[int, int] | None:
     return int(major), int(minor)
 
 
-def make_target(python: str | None = None, platform: str | None = None) -> Target:
+def make_target(python: str | None = None, platform: str | None = None, gpu: bool = False,
+                cuda_driver: str | None = None) -> Target:
     """Target from CLI words; unspecified parts default to this host."""
     python = python or f"{sys.version_info.major}.{sys.version_info.minor}"
     parts = python.split(".")
@@ -126,7 +131,11 @@ def make_target(python: str | None = None, platform: str | None = None) -> Targe
         glibc = (host_glibc() if platform == host_platform() else None) or DEFAULT_GLIBC
     elif PLATFORMS[platform][1] == "Darwin":
         macos = DEFAULT_MACOS[PLATFORMS[platform][2]]
-    return Target(python=python, platform=platform, glibc=glibc, macos=macos)
+    if cuda_driver is not None:
+        if not all(part.isdigit() for part in cuda_driver.split(".")):
+            raise BadInput(f"--cuda-driver {cuda_driver!r}: expected an NVIDIA driver version such as 535.104.05")
+        gpu = True
+    return Target(python=python, platform=platform, glibc=glibc, macos=macos, gpu=gpu, cuda_driver=cuda_driver)
 
 
 def is_host(target: Target) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -40,6 +41,8 @@ class SmokeResult:
 def skip_reason(target: Target) -> str | None:
     if not is_host(target):
         return f"the target ({target.describe()}) is not this host, so the environment cannot run here"
+    if target.gpu and target.platform.startswith("linux") and shutil.which("nvidia-smi") is None:
+        return "the target is a GPU build and this host has no NVIDIA GPU (nvidia-smi not found)"
     return None
 
 

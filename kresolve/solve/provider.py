@@ -21,7 +21,7 @@ from resolvelib import AbstractProvider
 
 from ..index import DistFile, Index
 from ..policy import Policy
-from ..rules.db import Constraint, RulesDB
+from ..rules.db import Accelerator, Constraint, Distribution, RulesDB
 from ..target import Target
 from .distance import order_key
 
@@ -57,14 +57,20 @@ class Req:
 
 @dataclass(frozen=True)
 class Candidate:
-    name: str
+    name: str  # the distribution on the index
     version: Version
     extras: frozenset[str] = frozenset()
     files: tuple[DistFile, ...] = ()  # wheels installable on the target, best tag first
+    provides: str | None = None  # the package it stands in for (tensorflow-macos → tensorflow)
+    via_rule: str | None = None  # the [[distribution]] rule that made it stand in
+
+    @property
+    def package(self) -> str:
+        return self.provides or self.name
 
     @property
     def key(self) -> str:
-        return identify(self.name, self.extras)
+        return identify(self.package, self.extras)
 
     def __str__(self) -> str:
         return f"{self.name} {self.version}"
@@ -146,17 +152,23 @@ class Provider(AbstractProvider):
         preferred = self.preferences.get(name)
         allow_pre = bool(preferred and Version(preferred).is_prerelease) or any(s.prereleases for s in specifier)
         found = []
-        for version, files in self._versions(name).items():
-            if version in bad or not specifier.contains(version, prereleases=True):
-                continue
-            if version.is_prerelease and not allow_pre:
-                continue
-            if self.policy is not None and (blocked := self.policy.verdict(name, version)) is not None:
-                self.rejections.add(name, version, blocked.describe(self.policy.name))
-                continue
-            base = self._base_candidate(name, version, files)
-            if base is not None:
-                found.append(base if not extras else Candidate(name, version, extras, base.files))
+        aliases = self._distributions(name)
+        for dist_name, rule in [(name, None)] + [(d.provided_by, d) for d in aliases]:
+            for version, files in self._versions(dist_name).items():
+                if version in bad or not specifier.contains(version, prereleases=True):
+                    continue
+                if version.is_prerelease and not allow_pre:
+                    continue
+                if rule is None and any(d.versions.contains(version, prereleases=True) for d in aliases):
+                    continue  # on this target another distribution provides these versions
+                if rule is not None and not rule.versions.contains(version, prereleases=True):
+                    continue
+                if self.policy is not None and (blocked := self.policy.verdict(name, version)) is not None:
+                    self.rejections.add(name, version, blocked.describe(self.policy.name))
+                    continue
+                base = self._base_candidate(dist_name, version, files, name if rule else None, rule.id if rule else None)
+                if base is not None:
+                    found.append(base if not extras else Candidate(base.name, version, extras, base.files, base.provides, base.via_rule))
         found.sort(key=lambda c: order_key(c.version, preferred))
         self.index.prefetch_metadata(c.files[0] for c in found[:2])
         return found
@@ -172,7 +184,7 @@ class Provider(AbstractProvider):
         deps: list[Req] = []
         if candidate.extras:
             # An extra is the base distribution plus the extra's own requirements.
-            deps.append(Req(Requirement(f"{candidate.name}=={candidate.version}"), parent))
+            deps.append(Req(Requirement(f"{candidate.package}=={candidate.version}"), parent))
         if meta.requires_python:
             req = _python_requirement(meta.requires_python)
             if req is not None:
@@ -187,8 +199,11 @@ class Provider(AbstractProvider):
             req.marker = None
             deps.append(Req(req, parent))
         if not candidate.extras:
-            for rule, req in self._rule_requirements(candidate.name, candidate.version):
+            for rule, req in self._rule_requirements(candidate.package, candidate.version):
                 deps.append(Req(req, parent, rule.id, rule.reason))
+            accelerator = self.accelerator(candidate.package, candidate.version)
+            if accelerator is not None:
+                deps.extend(Req(r, parent, accelerator.id, accelerator.reason) for r in accelerator.requires)
         self.index.prefetch(d.name for d in deps if d.name != PYTHON)
         return deps
 
@@ -224,13 +239,34 @@ class Provider(AbstractProvider):
             self._by_version[name] = by_version
         return self._by_version[name]
 
-    def _base_candidate(self, name: str, version: Version, files: list[DistFile]) -> Candidate | None:
+    def _distributions(self, package: str) -> list[Distribution]:
+        """Rules by which another distribution provides `package` on this target."""
+        return [
+            d for d in self.rules.distributions
+            if d.package == package and self.target.platform in d.platforms and d.gpu in (None, self.target.gpu)
+        ]
+
+    def accelerator(self, package: str, version: Version) -> Accelerator | None:
+        """The GPU facts for this release on the target, when solving for a GPU."""
+        if not self.target.gpu:
+            return None
+        for rule in self.rules.accelerators:
+            if (canonicalize_name(rule.when.name) == package and self.target.platform in rule.platforms
+                    and rule.when.specifier.contains(version, prereleases=True)):
+                return rule
+        return None
+
+    def _base_candidate(self, name: str, version: Version, files: list[DistFile], provides: str | None = None,
+                        via_rule: str | None = None) -> Candidate | None:
         key = (name, version)
         if key not in self._base:
-            self._base[key] = self._make_candidate(name, version, files)
+            made = self._make_candidate(name, version, files, provides or name)
+            if made is not None and provides:
+                made = Candidate(made.name, version, frozenset(), made.files, provides, via_rule)
+            self._base[key] = made
         return self._base[key]
 
-    def _make_candidate(self, name: str, version: Version, files: list[DistFile]) -> Candidate | None:
+    def _make_candidate(self, name: str, version: Version, files: list[DistFile], package: str) -> Candidate | None:
         wheels: list[tuple[int, DistFile]] = []
         reasons = set()
         for dist in files:
@@ -249,14 +285,26 @@ class Provider(AbstractProvider):
                 continue
             wheels.append((rank, dist))
         if not wheels:
-            self.rejections.add(name, version, _most_telling(reasons))
+            self.rejections.add(package, version, _most_telling(reasons))
             return None
-        for rule, req in self._rule_requirements(name, version):
+        for rule, req in self._rule_requirements(package, version):
             if canonicalize_name(req.name) == PYTHON and not req.specifier.contains(self._python, prereleases=True):
-                self.rejections.add(name, version, f"rule {rule.id}: {rule.reason}")
+                self.rejections.add(package, version, f"rule {rule.id}: {rule.reason}")
+                return None
+        gpu = self.accelerator(package, version)
+        if self.target.gpu and gpu is not None:
+            if gpu.cuda is None and not gpu.requires:
+                self.rejections.add(package, version, f"no GPU build on {self.target.platform} (rule {gpu.id}: {gpu.note})")
+                return None
+            if gpu.min_driver and self.target.cuda_driver and _driver_key(self.target.cuda_driver) < _driver_key(gpu.min_driver):
+                self.rejections.add(package, version, f"its CUDA {gpu.cuda} needs NVIDIA driver ≥ {gpu.min_driver} (rule {gpu.id})")
                 return None
         wheels.sort(key=lambda rw: rw[0])
         return Candidate(name, version, frozenset(), tuple(d for _, d in wheels))
+
+
+def _driver_key(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split(".") if p.isdigit())
 
 
 def _most_telling(reasons: set[str]) -> str:

@@ -11,7 +11,7 @@ from resolvelib import BaseReporter, ResolutionImpossible, ResolutionTooDeep, Re
 from ..errors import Unsolvable
 from ..index import DistFile, Index
 from ..policy import Policy
-from ..rules.db import RulesDB
+from ..rules.db import Accelerator, RulesDB
 from ..rules.plan import Plan, Preference
 from ..target import Target
 from .distance import describe
@@ -42,6 +42,7 @@ class Environment:
     pins: tuple[Pin, ...]
     python: Pin  # the target interpreter, with its distance from the training Python
     skipped_routes: tuple[tuple[str, str], ...]  # (route id, why it was not used)
+    accelerator: Accelerator | None = None  # GPU facts of the locked TensorFlow (--gpu targets)
 
     @property
     def env_vars(self) -> dict[str, str]:
@@ -106,7 +107,7 @@ def _environment(plan: Plan, target: Target, provider: Provider, result, skipped
         for extra_key, extra_cand in mapping.items():
             if extra_cand.extras and extra_cand.name == cand.name:
                 infos += list(result.criteria[extra_key].information)
-        pins.append(_pin(cand, infos, plan.preference(cand.name), provider))
+        pins.append(_pin(cand, infos, plan.preference(cand.package), provider))
     python_pref = plan.preference(PYTHON)
     python = Pin(
         name=PYTHON,
@@ -118,15 +119,19 @@ def _environment(plan: Plan, target: Target, provider: Provider, result, skipped
         evidence=python_pref.evidence if python_pref else None,
         distance=describe(Version(target.python), ".".join(python_pref.version.split(".")[:2])) if python_pref else None,
     )
-    return Environment(target, plan, tuple(pins), python, skipped)
+    tf = mapping.get("tensorflow")
+    accelerator = provider.accelerator("tensorflow", tf.version) if tf is not None else None
+    return Environment(target, plan, tuple(pins), python, skipped, accelerator)
 
 
 def _pin(cand: Candidate, infos, pref: Preference | None, provider: Provider) -> Pin:
     reqs: list[Req] = [i.requirement for i in infos]
     via = sorted({r.parent.split(" ")[0] + " " + r.parent.split(" ")[1] for r in reqs if r.parent})
-    rule_ids = tuple(sorted({r.rule_id for r in reqs if r.rule_id}))
+    rule_ids = tuple(sorted({r.rule_id for r in reqs if r.rule_id} | ({cand.via_rule} if cand.via_rule else set())))
     top = [r for r in reqs if r.parent is None]
     why: list[str] = []
+    if cand.provides:
+        why.append(f"provides {cand.provides} on this target (rule {cand.via_rule})")
     if top:
         why.append("needed to load the model (" + "; ".join(f"{r.requirement}: {r.reason}" for r in top) + ")")
     elif via:
@@ -158,14 +163,14 @@ def _pin(cand: Candidate, infos, pref: Preference | None, provider: Provider) ->
 def _why_not(pref: Preference, cand: Candidate, reqs: list[Req], provider: Provider) -> str:
     wanted = Version(pref.version)
     exact = len(wanted.release) >= 3
-    rejected = provider.rejections.by_name.get(cand.name, {})
+    rejected = provider.rejections.by_name.get(cand.package, {})
     for version, why in sorted(rejected.items(), reverse=True):
         if (version == wanted) if exact else (version.release[:2] == wanted.release[:2]):
             return f"{version}: {why}"
     for r in reqs:
         if not r.requirement.specifier.contains(wanted, prereleases=True):
             return r.describe()
-    versions = provider._versions(canonicalize_name(cand.name))
+    versions = provider._versions(canonicalize_name(cand.name))  # the distribution actually on the index
     if not any((v == wanted) if exact else (v.release[:2] == wanted.release[:2]) for v in versions):
         return f"{pref.version} is not on the index"
     return "it conflicts with the rest of this environment"
