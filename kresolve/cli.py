@@ -57,6 +57,16 @@ def _parser() -> argparse.ArgumentParser:
                    help="directory to import --custom-objects modules from (default: the current directory)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
+    p = sub.add_parser("capture", help="run in the training environment: write kresolve.json next to the model")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("-o", "--output", metavar="FILE", help="sidecar path (default: kresolve.json next to the model)")
+    p.add_argument("--trust-model", action="store_true", help="allow loading a model whose Lambda layers store code")
+    p.add_argument("--python", metavar="INTERPRETER", help="the training environment's interpreter (default: this one)")
+    p.add_argument("--custom-objects", action="append", default=[], metavar="MODULE",
+                   help="module to import before loading (defines/registers custom classes); repeatable")
+    p.add_argument("--code-path", action="append", default=[], metavar="DIR", help="directory to import modules from")
+    p.add_argument("--timeout", type=float, default=600, help="seconds before loading is given up (default 600)")
+
     p = sub.add_parser("explain", help="why each pin (rules, sources, distance); on failure what would make it solvable")
     p.add_argument("model", metavar="MODEL")
     p.add_argument("--python", help="target Python minor (default: this interpreter)")
@@ -306,6 +316,15 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(result.report, indent=2))
             else:
                 _render_lock(result)
+            return 0
+        if args.command == "capture":
+            from .capture import run_capture
+
+            done = run_capture(args.model, args.output, trust=args.trust_model, timeout=args.timeout,
+                               python=args.python, paths=tuple(args.code_path), imports=tuple(args.custom_objects))
+            for warning in done.warnings:
+                out.print(f"[yellow]warning[/] {warning}")
+            out.print(f"[green]wrote[/] {done.path}")
             return 0
         if args.command == "explain":
             return _explain(args)

@@ -117,8 +117,9 @@ def assert_close(recorded: list[dict], reference: list[dict], atol: float = 1e-6
 
 @e2e
 @pytest.mark.parametrize("fixture", list(CASES))
-def test_capture_in_the_training_environment_matches_the_fixture(fixture, tmp_path):
+def test_capture_in_the_training_environment_matches_the_fixture(fixture, tmp_path, monkeypatch):
     python = env_python(fixture)
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")  # no __pycache__ in tests/fixtures
     model = copy_model(fixture, tmp_path)
     written = capture(model, python=python, paths=CASES[fixture][1])
 

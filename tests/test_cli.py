@@ -102,3 +102,13 @@ def test_inspect_json_keys_are_the_documented_ones():
         assert f"`{key}`" in documented
     assert set(data) >= {"path", "format", "keras_version", "tensorflow_version", "layer_classes", "custom_objects",
                          "lambda_layers", "inputs", "sidecar", "project", "training_env"}
+
+
+def test_capture_refuses_non_models_and_interpreters_without_tensorflow(tmp_path):
+    proc = run("capture", str(FIXTURES.parent / "kresolve_fixture_layers.py"))
+    assert proc.returncode == 2 and "not a Keras model" in proc.stderr and "Traceback" not in proc.stderr
+    model = tmp_path / "model.keras"
+    shutil.copy(FIXTURES / "keras3-zip" / "model.keras", model)
+    proc = run("capture", str(model), "--python", sys.executable)  # kresolve's venv has no TensorFlow
+    assert proc.returncode == 2 and "cannot import Keras/TensorFlow" in proc.stderr
+    assert not (tmp_path / "kresolve.json").exists()
