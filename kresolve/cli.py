@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import __version__, api
-from .errors import KresolveError, SmokeFailed
+from .errors import BadInput, KresolveError, SmokeFailed
 from .report import environment_json, facts_json, training_json
 from .rules.db import load_rules
 from .target import PLATFORMS
@@ -66,6 +66,13 @@ def _parser() -> argparse.ArgumentParser:
                    help="module to import before loading (defines/registers custom classes); repeatable")
     p.add_argument("--code-path", action="append", default=[], metavar="DIR", help="directory to import modules from")
     p.add_argument("--timeout", type=float, default=600, help="seconds before loading is given up (default 600)")
+
+    p = sub.add_parser("diagnose", help="map a model-load error to known causes and the fix")
+    p.add_argument("text", nargs="?", metavar="ERROR TEXT")
+    p.add_argument("--file", metavar="FILE", help="read the error (e.g. a whole traceback) from a file; - for stdin")
+    p.add_argument("--installed", action="append", default=[], metavar="NAME==VERSION",
+                   help="versions in the failing environment, to check each cause's combination; repeatable")
+    p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("explain", help="why each pin (rules, sources, distance); on failure what would make it solvable")
     p.add_argument("model", metavar="MODEL")
@@ -208,6 +215,41 @@ def _inspect(args) -> int:
     return 2 if refused else 0
 
 
+def _diagnose(args) -> int:
+    from .diagnose import diagnose
+
+    if args.file:
+        try:
+            text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8", "replace")
+        except OSError as exc:
+            raise BadInput(f"{args.file}: cannot read: {exc.strerror}") from None
+    elif args.text:
+        text = args.text
+    else:
+        raise BadInput("diagnose needs the error text as an argument or --file FILE")
+    installed = {}
+    for item in args.installed:
+        name, sep, version = item.partition("==")
+        if not sep or not name or not version:
+            raise BadInput(f"--installed {item!r}: expected NAME==VERSION")
+        installed[name] = version
+    found = diagnose(text, load_rules(), installed or None)
+    if args.json:
+        print(json.dumps([d.as_dict() for d in found], indent=2))
+        return 0 if found else 1
+    if not found:
+        out.print("no known cause matches this error (the rules DB has none for it)")
+        return 1
+    for d in found:
+        applies = {True: "[green]your versions match[/]", False: "[dim]your versions do not match[/]", None: ""}[d.applies]
+        out.print(f"[bold]{d.rule_id}[/] {applies}")
+        out.print(f"  matched: {d.matched}", markup=False)
+        out.print(f"  cause: {d.cause}", markup=False)
+        out.print(f"  fix: {d.fix}", markup=False)
+        out.print(f"  source: {d.source}", markup=False)
+    return 0
+
+
 def _explain(args) -> int:
     result = api.explain(args.model, python=args.python, platform=args.platform, policy=args.policy,
                          requirements=tuple(args.requirement), offline=args.offline, gpu=args.gpu,
@@ -326,6 +368,8 @@ def main(argv: list[str] | None = None) -> int:
                 out.print(f"[yellow]warning[/] {warning}")
             out.print(f"[green]wrote[/] {done.path}")
             return 0
+        if args.command == "diagnose":
+            return _diagnose(args)
         if args.command == "explain":
             return _explain(args)
         if args.command == "rules":

@@ -112,3 +112,15 @@ def test_capture_refuses_non_models_and_interpreters_without_tensorflow(tmp_path
     proc = run("capture", str(model), "--python", sys.executable)  # kresolve's venv has no TensorFlow
     assert proc.returncode == 2 and "cannot import Keras/TensorFlow" in proc.stderr
     assert not (tmp_path / "kresolve.json").exists()
+
+
+def test_diagnose_maps_an_error_to_its_cause_and_fix(tmp_path):
+    text = "Traceback (most recent call last):\n  ...\nAttributeError: 'str' object has no attribute 'decode'\n"
+    proc = run("diagnose", text, "--installed", "tensorflow==2.3.0", "--installed", "h5py==3.1.0")
+    assert proc.returncode == 0 and "bad-h5py3-str-decode-tf" in proc.stdout and "your versions match" in proc.stdout
+    (tmp_path / "tb.txt").write_text(text)
+    proc = run("diagnose", "--file", str(tmp_path / "tb.txt"), "--json")
+    assert json.loads(proc.stdout)[0]["rule"].startswith("bad-h5py3-str-decode")
+    proc = run("diagnose", "CUDA out of memory. Tried to allocate 2.00 GiB")
+    assert proc.returncode == 1 and "no known cause" in proc.stdout
+    assert run("diagnose", "--file", str(tmp_path / "missing.txt")).returncode == 2

@@ -56,11 +56,24 @@ def test_failed_smoke_keeps_the_existing_lock_and_says_why(tmp_path):
 def test_custom_layer_needs_its_code_and_loads_once_given(tmp_path):
     from conftest import TESTS
 
+    import shutil
+
     model = FIXTURES / "keras3-custom-layer" / "model.keras"
     with pytest.raises(SmokeFailed) as info:
         api.lock(model, out_dir=tmp_path / "without")
     message = str(info.value)
     assert "ScaleLayer" in message and "--custom-objects" in message
+    # Without the sidecar's import path, Keras itself reports the unknown class, and the failure
+    # is explained with the same matching as `kresolve diagnose`.
+    bare = tmp_path / "bare"
+    shutil.copytree(model.parent, bare)
+    sidecar = json.loads((bare / "kresolve.json").read_text())
+    sidecar["custom_objects"] = {}
+    (bare / "kresolve.json").write_text(json.dumps(sidecar))
+    with pytest.raises(SmokeFailed) as info:
+        api.lock(bare / "model.keras", out_dir=tmp_path / "bare-out")
+    assert "Could not locate class 'ScaleLayer'" in str(info.value)
+    assert "known cause [bad-custom-layer-not-registered]" in str(info.value)
     result = api.lock(model, out_dir=tmp_path / "with", custom_objects=("kresolve_fixture_layers",),
                       code_paths=(str(TESTS / "fixtures"),))
     assert result.smoke.status == "passed" and result.smoke.compared, result.smoke

@@ -15,6 +15,8 @@ from pathlib import Path
 from ..artifact.facts import ModelFacts
 from ..index import IndexConfig
 from ..target import Target, is_host
+from ..diagnose import diagnose, render_diagnoses
+from ..rules.db import load_rules
 from .envs import EnvBuildError, build_env
 
 LOADER_SCRIPT = Path(__file__).with_name("loader.py")
@@ -132,6 +134,9 @@ def smoke_test(
             why += (f" — the model uses custom objects ({', '.join(missing)}) whose code was not provided:"
                     " pass --custom-objects MODULE (importable from --code-path, default the current directory)"
                     " or --requirement PACKAGE that defines them")
+        known = render_diagnoses(diagnose(result.get("traceback") or result["error"], load_rules(), _installed(env.path)), limit=2)
+        if known:
+            why += " — " + known.replace("\n", " — ")
         return _result("failed", why, loader, env, start, versions=versions)
     outputs = result["outputs"]
     if not all(math.isfinite(x) for o in outputs for x in _flatten(o["data"])):
@@ -145,6 +150,17 @@ def smoke_test(
     reference = [{"shape": list(t.shape), "data": t.data} for t in probe.outputs]
     equal, worst, words = compare(reference, outputs)
     return _result("passed" if equal else "failed", words, loader, env, start, compared=True, worst=worst, versions=versions)
+
+
+def _installed(env_path: Path) -> dict[str, str]:
+    """Exact versions in the smoke env, from its lock (what `diagnose` checks causes against)."""
+    found = {}
+    lock = env_path / "requirements.lock.txt"
+    for line in lock.read_text("utf-8").splitlines() if lock.exists() else ():
+        name, sep, version = line.split(" ")[0].partition("==")
+        if sep:
+            found[name] = version
+    return found
 
 
 def _result(status, reason, loader, env, start, compared=False, worst=None, versions=()) -> SmokeResult:
