@@ -36,3 +36,11 @@ def test_describe():
     assert describe(Version("2.15.1"), "2.15.0").startswith("same series")
     assert describe(Version("2.14.1"), "2.12.1") == "minor +2 (2.12 → 2.14)"
     assert describe(Version("3.1.0"), "2.15") == "major +1 (2.15 → 3.1)"
+
+
+def test_a_range_preference_prefers_inside_newest_first_then_the_nearest_outside():
+    got = ordered(">=2.12,<2.14")
+    assert got[:3] == ["2.13.1", "2.12.1", "2.12.0"]
+    assert got.index("2.14.1") < got.index("2.16.1") and got.index("2.11.0") < got.index("2.16.1")
+    assert describe(Version("2.13.1"), ">=2.12,<2.14") == "within the training range"
+    assert describe(Version("2.15.0"), ">=2.12,<2.14") == "outside the training range"

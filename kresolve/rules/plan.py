@@ -63,16 +63,17 @@ def _route_matches(route: Route, facts: ModelFacts) -> bool:
 def preferences_for(training: TrainingEnv, route: Route) -> tuple[Preference, ...]:
     prefs = []
     for est in training.estimates:
-        if not est.preferred:
+        preferred = est.preferred or (est.range if est.evidence == "era" and est.range else None)
+        if not preferred:
             continue
         name = est.package
         # A Keras 2 writer's line lives in `tf-keras` when the route loads through it.
-        if name == "keras" and route.loader == "tf_keras" and est.preferred.startswith("2."):
+        if name == "keras" and route.loader == "tf_keras" and preferred.startswith("2."):
             if training.get("tf-keras") is not None:
                 continue
             name = "tf-keras"
         reason = est.reasons[0] if est.reasons else est.evidence
-        prefs.append(Preference(name, est.preferred, est.evidence, reason, est.rule_ids[0] if est.rule_ids else None))
+        prefs.append(Preference(name, preferred, est.evidence, reason, est.rule_ids[0] if est.rule_ids else None))
     return tuple(prefs)
 
 

@@ -7,6 +7,7 @@ first, as pip does.
 
 from __future__ import annotations
 
+from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 
@@ -15,9 +16,26 @@ def _series(v: Version) -> tuple[int, int]:
     return release[0], release[1]
 
 
+def is_range(preferred: str | None) -> bool:
+    """A preference may be a range (what the training stack could have been) instead of a version."""
+    return bool(preferred) and preferred.lstrip()[:1] in "<>=!~"
+
+
+def _range_key(candidate: Version, preferred: str) -> tuple:
+    """Inside the range, newest first; outside, by distance from the range's nearest bound."""
+    spec = SpecifierSet(preferred)
+    if spec.contains(candidate, prereleases=True):
+        return (0, 0, 0, 0, _neg(candidate))
+    bounds = [Version(s.version.rstrip(".*").rstrip(".")) for s in spec]
+    nearest = min(bounds, key=lambda b: order_key(candidate, str(b))[:2])
+    return (1, *order_key(candidate, str(nearest))[:2], 0, _neg(candidate))
+
+
 def order_key(candidate: Version, preferred: str | None) -> tuple:
     if preferred is None:
         return (0, 0, 0, 0, _neg(candidate))
+    if is_range(preferred):
+        return _range_key(candidate, preferred)
     pref = Version(preferred)
     exact = len(pref.release) >= 3 or pref.is_postrelease
     (cmaj, cmin), (pmaj, pmin) = _series(candidate), _series(pref)
@@ -41,6 +59,8 @@ def _neg(v: Version) -> tuple:
 def describe(chosen: Version, preferred: str | None) -> str | None:
     if preferred is None:
         return None
+    if is_range(preferred):
+        return "within the training range" if SpecifierSet(preferred).contains(chosen, prereleases=True) else "outside the training range"
     pref = Version(preferred)
     exact = len(pref.release) >= 3
     if exact and chosen == pref:

@@ -23,7 +23,7 @@ from ..index import DistFile, Index
 from ..policy import Policy
 from ..rules.db import Accelerator, Constraint, Distribution, RulesDB
 from ..target import Target
-from .distance import order_key
+from .distance import is_range, order_key
 
 PYTHON = "python"
 # Resolve the packages that define the environment first (DESIGN.md "Nearest" priority order).
@@ -150,7 +150,8 @@ class Provider(AbstractProvider):
         for r in reqs:
             specifier &= r.requirement.specifier
         preferred = self.preferences.get(name)
-        allow_pre = bool(preferred and Version(preferred).is_prerelease) or any(s.prereleases for s in specifier)
+        allow_pre = bool(preferred and not is_range(preferred) and Version(preferred).is_prerelease) or any(
+            s.prereleases for s in specifier)
         found = []
         aliases = self._distributions(name)
         for dist_name, rule in [(name, None)] + [(d.provided_by, d) for d in aliases]:

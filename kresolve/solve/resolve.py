@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from packaging.utils import canonicalize_name
+from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 from resolvelib import BaseReporter, ResolutionImpossible, ResolutionTooDeep, Resolver
 
@@ -13,8 +14,9 @@ from ..index import DistFile, Index
 from ..policy import Policy
 from ..rules.db import Accelerator, RulesDB
 from ..rules.plan import Plan, Preference
+from ..rules.specs import is_empty
 from ..target import Target
-from .distance import describe
+from .distance import describe, is_range
 from .provider import PYTHON, Candidate, Provider, Req
 
 MAX_ROUNDS = 2000
@@ -117,7 +119,8 @@ def _environment(plan: Plan, target: Target, provider: Provider, result, skipped
         reason=f"the target interpreter ({target.describe()})",
         preferred=python_pref.version if python_pref else None,
         evidence=python_pref.evidence if python_pref else None,
-        distance=describe(Version(target.python), ".".join(python_pref.version.split(".")[:2])) if python_pref else None,
+        distance=describe(Version(target.python), python_pref.version if is_range(python_pref.version)
+                          else ".".join(python_pref.version.split(".")[:2])) if python_pref else None,
     )
     tf = mapping.get("tensorflow")
     accelerator = provider.accelerator("tensorflow", tf.version) if tf is not None else None
@@ -140,7 +143,7 @@ def _pin(cand: Candidate, infos, pref: Preference | None, provider: Provider) ->
     if pref is not None:
         distance = describe(cand.version, pref.version)
         why.append(f"preferred {pref.version} ({pref.evidence}: {pref.reason}); chose {cand.version}: {distance}")
-        if distance not in ("exact", "same series"):
+        if distance not in ("exact", "same series", "within the training range"):
             why_not = _why_not(pref, cand, reqs, provider)
             why.append("preferred version unusable: " + why_not)
     else:
@@ -161,6 +164,15 @@ def _pin(cand: Candidate, infos, pref: Preference | None, provider: Provider) ->
 
 
 def _why_not(pref: Preference, cand: Candidate, reqs: list[Req], provider: Provider) -> str:
+    if is_range(pref.version):
+        spec = SpecifierSet(pref.version)
+        for version, why in sorted(provider.rejections.by_name.get(cand.package, {}).items(), reverse=True):
+            if spec.contains(version, prereleases=True):
+                return f"{version}: {why}"
+        for r in reqs:
+            if is_empty(r.requirement.specifier & spec):
+                return r.describe()
+        return f"no installable version in {pref.version} fits the rest of this environment"
     wanted = Version(pref.version)
     exact = len(wanted.release) >= 3
     rejected = provider.rejections.by_name.get(cand.package, {})
