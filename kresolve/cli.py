@@ -10,7 +10,9 @@ import traceback
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape as esc
 from rich.table import Table
+from rich.text import Text
 
 from . import __version__, api
 from .errors import BadInput, KresolveError, SmokeFailed
@@ -19,6 +21,11 @@ from .rules.db import load_rules
 from .target import PLATFORMS
 
 out = Console(highlight=False)
+
+
+def _row(table: Table, *cells: object) -> None:
+    """Cells are data, never markup: rule text such as `tensorflow[and-cuda]` must print as is."""
+    table.add_row(*(Text(str(c)) for c in cells))
 
 
 def _error(message: str) -> None:
@@ -120,9 +127,9 @@ def _render_facts(facts) -> None:
     ]
     for key, value in rows:
         if value:
-            table.add_row(key, str(value))
+            _row(table, key, str(value))
     for note in facts.notes:
-        table.add_row("note", note)
+        _row(table, "note", note)
     out.print(table)
 
 
@@ -133,31 +140,31 @@ def _render_training(training) -> None:
     key = {"keras", "tf-keras", "tensorflow", "python", "numpy", "h5py", "protobuf"}
     for est in training.estimates:
         if est.package in key:
-            table.add_row(est.package, est.range or "?", est.preferred or "", est.confidence, "; ".join(est.reasons[:2]))
+            _row(table, est.package, est.range or "?", est.preferred or "", est.confidence, "; ".join(est.reasons[:2]))
     out.print(table)
-    out.print(f"[dim]decided by: {training.decided_by}[/]")
+    out.print(f"[dim]decided by: {esc(str(training.decided_by))}[/]")
     for hard in training.hard:
-        out.print(f"[bold]hard constraint[/] {hard.requirement}: {hard.reason}")
+        out.print(f"[bold]hard constraint[/] {esc(str(hard.requirement))}: {esc(str(hard.reason))}")
     for note in training.notes:
-        out.print(f"[yellow]note[/] {note}")
+        out.print(f"[yellow]note[/] {esc(str(note))}")
 
 
 def _render_lock(result: api.LockResult) -> None:
     env = result.environment
-    out.print(f"[bold]Model[/] {result.facts.path}: {result.facts.format}, written by Keras {result.facts.keras_version or '?'}"
+    out.print(f"[bold]Model[/] {esc(str(result.facts.path))}: {esc(str(result.facts.format))}, written by Keras {esc(str(result.facts.keras_version or '?'))}"
               + (f" / TensorFlow {result.facts.tensorflow_version}" if result.facts.tensorflow_version else ""))
     route = env.plan.route
-    out.print(f"[bold]Loader[/] {route.loader} (rule {route.id}): {route.reason}")
+    out.print(f"[bold]Loader[/] {esc(str(route.loader))} (rule {esc(str(route.id))}): {esc(str(route.reason))}")
     for rid, why in env.skipped_routes:
-        out.print(f"  [yellow]not used[/] {rid}: {why}")
+        out.print(f"  [yellow]not used[/] {esc(str(rid))}: {esc(str(why))}")
     if env.accelerator is not None:
         acc = env.accelerator
         cuda = f"CUDA {acc.cuda}, cuDNN {acc.cudnn}" + (f", NVIDIA driver ≥ {acc.min_driver}" if acc.min_driver else "") if acc.cuda else "no CUDA"
-        out.print(f"[bold]GPU[/] {cuda}: {acc.note} [dim](rule {acc.id})[/]")
+        out.print(f"[bold]GPU[/] {esc(str(cuda))}: {esc(str(acc.note))} [dim](rule {esc(str(acc.id))})[/]")
     if env.env_vars:
         out.print("[bold]Environment variables[/] " + " ".join(f"{k}={v}" for k, v in env.env_vars.items()))
     for caveat in route.caveats:
-        out.print(f"  [dim]caveat: {caveat}[/]")
+        out.print(f"  [dim]caveat: {esc(str(caveat))}[/]")
     table = Table(title=f"Pins for {env.target.describe()}", title_justify="left")
     for col in ("package", "version", "training", "distance", "why"):
         table.add_column(col, overflow="fold")
@@ -172,20 +179,20 @@ def _render_lock(result: api.LockResult) -> None:
             why = "via " + ", ".join(pin.via)
         if pin.why_not_preferred:
             why += f"; training version not used: {pin.why_not_preferred}"
-        table.add_row(pin.name, pin.version, pin.preferred or "", pin.distance or "", why)
+        _row(table, pin.name, pin.version, pin.preferred or "", pin.distance or "", why)
     out.print(table)
     others = len(env.pins) - (len(shown) - 1)
     exact = sum(1 for p in env.pins if p.distance == "exact")
     if others:
         out.print(f"[dim]+ {others} more pins ({exact} of all {len(env.pins)} exactly as in training); every reason is in {api.REPORT}[/]")
     for path in result.files:
-        out.print(f"[green]wrote[/] {path}")
+        out.print(f"[green]wrote[/] {esc(str(path))}")
     smoke = result.smoke
     if smoke is None:
         out.print("[bold]Smoke test[/] not run (--no-smoke)")
     else:
         colour = {"passed": "green", "failed": "red", "skipped": "yellow"}[smoke.status]
-        out.print(f"[bold]Smoke test[/] [{colour}]{smoke.status}[/]: {smoke.reason}"
+        out.print(f"[bold]Smoke test[/] [{colour}]{esc(str(smoke.status))}[/]: {esc(str(smoke.reason))}"
                   + (f" [dim]({smoke.seconds:.0f}s, env {'reused' if smoke.env_reused else 'built'})[/]" if smoke.env_dir else ""))
 
 
@@ -242,7 +249,7 @@ def _diagnose(args) -> int:
         return 1
     for d in found:
         applies = {True: "[green]your versions match[/]", False: "[dim]your versions do not match[/]", None: ""}[d.applies]
-        out.print(f"[bold]{d.rule_id}[/] {applies}")
+        out.print(f"[bold]{esc(d.rule_id)}[/] {applies}")
         out.print(f"  matched: {d.matched}", markup=False)
         out.print(f"  cause: {d.cause}", markup=False)
         out.print(f"  fix: {d.fix}", markup=False)
@@ -267,15 +274,15 @@ def _explain(args) -> int:
         if result.alternatives:
             out.print("[bold]What would make it solvable[/]")
             for change, gives in result.alternatives:
-                out.print(f"  {change}: {gives}")
+                out.print(f"  {change}: {gives}", markup=False)
         else:
             out.print("[bold]No other Python, platform or dropping the policy makes it solvable.[/]")
         return 1
     env = result.environment
     route = env.plan.route
-    out.print(f"[bold]Route[/] {route.id}: {route.reason} [dim]({route.source})[/]")
+    out.print(f"[bold]Route[/] {esc(str(route.id))}: {esc(str(route.reason))} [dim]({esc(str(route.source))})[/]")
     for rid, why in env.skipped_routes:
-        out.print(f"  [yellow]not used[/] {rid}: {why}")
+        out.print(f"  [yellow]not used[/] {esc(str(rid))}: {esc(str(why))}")
     table = Table(title=f"Every pin for {env.target.describe()}", title_justify="left")
     for col in ("package", "version", "distance", "why", "rules"):
         table.add_column(col, overflow="fold")
@@ -284,7 +291,7 @@ def _explain(args) -> int:
         for rid in pin.rule_ids:
             rule = rules.by_id(rid)
             sources.append(f"{rid} ({rule.source})" if rule else rid)
-        table.add_row(pin.name, pin.version, pin.distance or "", pin.reason, "\n".join(sources))
+        _row(table, pin.name, pin.version, pin.distance or "", pin.reason, "\n".join(sources))
     out.print(table)
     return 0
 
@@ -311,13 +318,13 @@ def _rules(args) -> int:
         print(json.dumps([line.__dict__ for line in lines], indent=2))
         return 0
     if not lines:
-        out.print(f"no rules mention {args.package}" + (f" {args.version}" if args.version else ""))
+        out.print(f"no rules mention {args.package}" + (f" {args.version}" if args.version else ""), markup=False)
         return 0
     table = Table(title=f"Rules about {args.package}" + (f" {args.version}" if args.version else ""), title_justify="left")
     for col in ("id", "kind", "says", "why", "source"):
         table.add_column(col, overflow="fold")
     for line in lines:
-        table.add_row(line.id, line.kind, line.says, line.reason, line.source)
+        _row(table, line.id, line.kind, line.says, line.reason, line.source)
     out.print(table)
     return 0
 
@@ -365,8 +372,8 @@ def main(argv: list[str] | None = None) -> int:
             done = run_capture(args.model, args.output, trust=args.trust_model, timeout=args.timeout,
                                python=args.python, paths=tuple(args.code_path), imports=tuple(args.custom_objects))
             for warning in done.warnings:
-                out.print(f"[yellow]warning[/] {warning}")
-            out.print(f"[green]wrote[/] {done.path}")
+                out.print(f"[yellow]warning[/] {esc(str(warning))}")
+            out.print(f"[green]wrote[/] {esc(str(done.path))}")
             return 0
         if args.command == "diagnose":
             return _diagnose(args)
