@@ -1,9 +1,10 @@
-"""Bounded JSON parsing and the one-line BadInput every reader raises."""
+"""Bounded reads and JSON parsing, and the one-line BadInput every reader raises."""
 
 from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 from kresolve.artifact.limits import MAX_JSON_BYTES, MAX_JSON_DEPTH, MiB
@@ -16,6 +17,20 @@ _LINE_BREAKS = re.compile(r"[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+")
 def bad(source: object, problem: str) -> BadInput:
     """`source: problem` on one line (file names and library messages may carry newlines)."""
     return BadInput(_LINE_BREAKS.sub(" ", f"{source}: {problem}"))
+
+
+def read_bounded(path: Path, limit: int, allow_empty: bool = True) -> bytes:
+    """A whole small file, refused (never truncated) when it is over `limit` bytes."""
+    try:
+        size = path.stat().st_size
+        if size == 0 and not allow_empty:
+            raise bad(path, "empty file")
+        if size > limit:
+            raise bad(path, f"{size // MiB} MiB, over the {limit // MiB} MiB limit")
+        with path.open("rb") as handle:
+            return handle.read(limit + 1)
+    except OSError as exc:
+        raise bad(path, f"cannot read ({exc.strerror or exc})") from None
 
 
 def json_depth_ok(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:

@@ -15,7 +15,7 @@ from typing import Any
 
 from kresolve.artifact.facts import FORMAT_KERAS_ZIP, ModelFacts
 from kresolve.artifact.h5worker import h5_metadata
-from kresolve.artifact.jsontext import bad, parse_json
+from kresolve.artifact.jsontext import bad, parse_json, read_bounded
 from kresolve.artifact.kerasconfig import keras_line, read_model_config, summarize_notes
 from kresolve.artifact.limits import (
     LIST_PREVIEW,
@@ -56,8 +56,8 @@ def read_keras_zip(path: Path) -> ModelFacts:
 
 def read_keras_dir(path: Path) -> ModelFacts:
     """A directory holding config.json + metadata.json (+ model.weights.h5), i.e. an unzipped .keras."""
-    metadata = _read_file(path / METADATA, MAX_METADATA_JSON_BYTES)
-    config = _read_file(path / CONFIG, MAX_JSON_BYTES)
+    metadata = read_bounded(path / METADATA, MAX_METADATA_JSON_BYTES)
+    config = read_bounded(path / CONFIG, MAX_JSON_BYTES)
     notes = ["Keras loads .keras zips, not directories: zip config.json, metadata.json and "
              f"{WEIGHTS} at the archive root and name it *.keras"]
     weights = path / WEIGHTS
@@ -156,17 +156,6 @@ def _read_member(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, li
     if len(data) > limit:
         raise bad(path, f"member {name} is larger than its header says")
     return data
-
-
-def _read_file(path: Path, limit: int) -> bytes:
-    try:
-        size = path.stat().st_size
-        if size > limit:
-            raise bad(path, f"{size // MiB} MiB, over the {limit // MiB} MiB limit")
-        with path.open("rb") as handle:
-            return handle.read(limit + 1)
-    except OSError as exc:
-        raise bad(path, f"cannot read ({exc.strerror or exc})") from None
 
 
 def _weights_layout_notes(weights: Path) -> list[str]:

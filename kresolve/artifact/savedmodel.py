@@ -21,7 +21,7 @@ from kresolve.artifact.facts import (
     ModelFacts,
     TensorSpec,
 )
-from kresolve.artifact.jsontext import bad, parse_json
+from kresolve.artifact.jsontext import bad, parse_json, read_bounded
 from kresolve.artifact.kerasconfig import keras_line, read_model_config, summarize_notes
 from kresolve.artifact.limits import MAX_KERAS_METADATA_BYTES, MAX_PROTO_BYTES, MiB
 from kresolve.artifact.protowire import Message, WireError, to_int64
@@ -77,24 +77,11 @@ def read_savedmodel(directory: Path) -> ModelFacts:
             raise bad(directory, "text-format SavedModel (saved_model.pbtxt) is not supported; "
                                  "re-save it in binary form")
         raise bad(directory, f"no {SAVED_MODEL_PB}: not a SavedModel directory")
-    data = _read_bounded(pb, MAX_PROTO_BYTES)
+    data = read_bounded(pb, MAX_PROTO_BYTES, allow_empty=False)
     try:
         return _read(directory, pb, data)
     except WireError as exc:
         raise bad(pb, f"not a valid SavedModel protobuf ({exc})") from None
-
-
-def _read_bounded(path: Path, limit: int) -> bytes:
-    try:
-        size = path.stat().st_size
-        if size == 0:
-            raise bad(path, "empty file")
-        if size > limit:
-            raise bad(path, f"{size // MiB} MiB, over the {limit // MiB} MiB limit")
-        with path.open("rb") as handle:
-            return handle.read(limit + 1)
-    except OSError as exc:
-        raise bad(path, f"cannot read ({exc.strerror or exc})") from None
 
 
 def _read(directory: Path, pb: Path, data: bytes) -> ModelFacts:
@@ -285,7 +272,7 @@ def _keras_metadata(directory: Path) -> tuple[dict, list[bytes]] | None:
     """Root metadata JSON and the layer nodes' raw metadata from keras_metadata.pb
     (TF >= 2.5 Keras saves)."""
     path = directory / KERAS_METADATA_PB
-    data = _read_bounded(path, MAX_KERAS_METADATA_BYTES)
+    data = read_bounded(path, MAX_KERAS_METADATA_BYTES, allow_empty=False)
     try:
         saved = Message(data)
         root: dict | None = None

@@ -6,7 +6,8 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 
-def _probes(spec: SpecifierSet) -> set[Version] | None:
+def bound_probes(spec: SpecifierSet) -> set[Version] | None:
+    """The versions at and next to each bound of `spec` (None for arbitrary === specifiers)."""
     probes: set[Version] = set()
     for single in spec:
         try:
@@ -27,7 +28,7 @@ def is_empty(spec: SpecifierSet) -> bool:
     one of its own bounds, so those (and their neighbours) are the versions worth trying."""
     if not str(spec):
         return False
-    probes = _probes(spec)
+    probes = bound_probes(spec)
     return probes is not None and not any(spec.contains(p, prereleases=True) for p in probes)
 
 

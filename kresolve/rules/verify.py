@@ -18,11 +18,11 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.tags import Tag
 from packaging.utils import canonicalize_name, parse_wheel_filename
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from ..index import DistFile, Index
 from .db import Constraint, RulesDB
-from .specs import is_empty
+from .specs import bound_probes, is_empty
 
 PYTHONS = [Version(f"3.{m}") for m in range(5, 15)]
 
@@ -84,20 +84,7 @@ def _compare(rule_spec: SpecifierSet, meta_spec: SpecifierSet, probes: Iterable[
 
 
 def _probes(*specs: SpecifierSet) -> list[Version]:
-    found: set[Version] = set()
-    for spec in specs:
-        for single in spec:
-            try:
-                v = Version(single.version.rstrip(".*").rstrip("."))
-            except InvalidVersion:
-                continue
-            major, minor, micro = (v.release + (0, 0))[:3]
-            found |= {v, Version(f"{major}.{minor}.{micro + 1}"), Version(f"{major}.{minor + 1}"), Version(f"{major + 1}")}
-            if micro:
-                found.add(Version(f"{major}.{minor}.{micro - 1}"))
-            if minor:
-                found.add(Version(f"{major}.{minor - 1}.999"))
-    return sorted(found)
+    return sorted(set().union(*((bound_probes(spec) or set()) for spec in specs)))
 
 
 def verify_constraint(rule: Constraint, index: Index) -> list[Disagreement]:
