@@ -65,3 +65,37 @@ def test_lambda_bytecode_python_is_a_hard_constraint(rules):
     training, est = estimates(shared, rules)
     assert [h.requirement for h in training.hard] == ["python>=3.4,<3.6"]
     assert est["keras"].preferred == "2.2.4"
+
+
+@pytest.mark.parametrize(
+    "folder,package,inside,outside",
+    [
+        # standalone Keras 2.2.4 ran on TensorFlow 1.x backends
+        ("keras22-carnd-lambda-b64", "tensorflow", ["1.13.1", "1.7.0"], ["2.0.0"]),
+        # "2.2.4-tf" is tf.keras inside TensorFlow 1.13-2.0, not the keras package
+        ("tfkeras224tf-tictactoe-no-training-config", "tensorflow", ["1.13.1", "2.0.0"], ["2.1.0"]),
+        # a Keras 3.4.1 .keras saved on 2024-07-01: TensorFlow of that time
+        ("keras3-zip-early-digits", "tensorflow", ["2.16.2"], ["2.18.0"]),
+        # a TF 1.5 SavedModel records its TensorFlow exactly
+        ("tf15-savedmodel-mnist", "tensorflow", ["1.5.0"], ["1.6.0"]),
+    ],
+)
+def test_eras_of_real_third_party_files(rules, folder, package, inside, outside):
+    from packaging.specifiers import SpecifierSet
+
+    root = SHARED_MODELS / folder
+    if not root.exists():
+        pytest.skip(f"shared test data not found at {root}")
+    model = next((p for p in sorted(root.iterdir()) if p.suffix in (".h5", ".keras", ".hdf5")), root)
+    training, est = estimates(model, rules)
+    spec = SpecifierSet(est[package].range)
+    assert all(spec.contains(v) for v in inside) and not any(spec.contains(v) for v in outside), est[package]
+    assert est[package].reasons
+
+
+def test_tf_suffix_says_nothing_about_the_keras_package(rules):
+    root = SHARED_MODELS / "tfkeras224tf-tictactoe-no-training-config"
+    if not root.exists():
+        pytest.skip("shared test data not found")
+    training, est = estimates(next(root.glob("*.h5")), rules)
+    assert "keras" not in est

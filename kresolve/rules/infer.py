@@ -97,6 +97,26 @@ def _era_matches(era: Era, facts: ModelFacts) -> bool:
     return bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", saved)) and era.saved_between[0] <= saved < era.saved_between[1]
 
 
+PYTHON_MINORS = [Version("2.7")] + [Version(f"3.{m}") for m in range(0, 16)]
+
+
+def _python_range(spec: SpecifierSet) -> str:
+    """Python ranges read best as the minors they admit: '>=3.4,<3.6' rather than the raw
+    intersection of every piece of evidence."""
+    if not str(spec) or any(s.operator == "==" and not s.version.endswith(".*") for s in spec):
+        return str(spec)
+    minors = [v for v in PYTHON_MINORS if spec.contains(v, prereleases=True)]
+    if not minors:
+        return str(spec)
+    first, last = PYTHON_MINORS.index(minors[0]), PYTHON_MINORS.index(minors[-1])
+    if minors != PYTHON_MINORS[first : last + 1]:
+        return str(spec)  # not contiguous: keep every piece
+    if len(minors) == 1:
+        return f"=={minors[0]}.*"
+    nxt = PYTHON_MINORS[last + 1] if last + 1 < len(PYTHON_MINORS) else None
+    return f">={minors[0]}" + (f",<{nxt}" if nxt else "")
+
+
 def _refines(exact: str, series: str) -> bool:
     """'2.15.0' refines '2.15': weaker evidence may narrow a series, never move it."""
     try:
@@ -139,7 +159,7 @@ class _Builder:
             estimates.append(
                 Estimate(
                     package=package,
-                    range=str(combined),
+                    range=_python_range(combined) if package == "python" else str(combined),
                     preferred=entry["preferred"],
                     confidence=entry["confidence"] or "medium",
                     evidence=entry["evidence"],
