@@ -97,5 +97,5 @@ def test_tf_suffix_says_nothing_about_the_keras_package(rules):
     root = SHARED_MODELS / "tfkeras224tf-tictactoe-no-training-config"
     if not root.exists():
         pytest.skip("shared test data not found")
-    training, est = estimates(next(root.glob("*.h5")), rules)
+    training, est = estimates(next(root.glob("*.hdf5")), rules)
     assert "keras" not in est
