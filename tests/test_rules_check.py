@@ -50,3 +50,12 @@ def test_ambiguous_routes(tmp_path):
              'requires = ["tensorflow<2.16"]\nreason = "r"\nsource = "https://e.org"\n')
     found = findings_for(tmp_path, route.format("r1") + route.format("r2"))
     assert any(set(f.rule_ids) == {"r1", "r2"} and "ambiguous" in f.message for f in found)
+
+
+def test_is_empty_on_lone_and_paired_bounds():
+    from packaging.specifiers import SpecifierSet
+
+    from kresolve.rules.specs import is_empty
+
+    assert not any(is_empty(SpecifierSet(s)) for s in ("<3", "<2", ">=2,<3", "<3.0.0", ">0", "==2.15.1", "~=1.19.2"))
+    assert all(is_empty(SpecifierSet(s)) for s in (">=3,<3", "==2.15.1,<2.15", ">=2.16,<2.16"))

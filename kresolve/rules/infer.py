@@ -194,8 +194,10 @@ def infer(facts: ModelFacts, db: RulesDB) -> TrainingEnv:
     keras = writer_version(facts.keras_version)
     if keras is not None:
         what = f"the file records keras_version {facts.keras_version}"
-        # "-tf" marks tf.keras inside TensorFlow: it says nothing about the keras package.
-        if not (facts.keras_version or "").strip().endswith("-tf"):
+        # "-tf" marks tf.keras inside TensorFlow; so do 2.4.x-2.5.x, written by tf.keras 2.3-2.5
+        # (the keras 2.4 package only wraps tf.keras, and no keras 2.5 was released): none of
+        # them says anything about the `keras` package.
+        if not (facts.keras_version or "").strip().endswith("-tf") and not Version("2.4") <= keras < Version("2.6"):
             b.add("keras", "artifact", what, f"=={keras}", str(keras))
         decided.append(what)
     tf = writer_version(facts.tensorflow_version)

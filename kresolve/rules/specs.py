@@ -20,6 +20,9 @@ def bound_probes(spec: SpecifierSet) -> set[Version] | None:
             probes.add(Version(f"{major}.{minor}.{micro - 1}"))
         if minor:
             probes.add(Version(f"{major}.{minor - 1}.999"))
+        if major:
+            probes.add(Version(f"{major - 1}.999"))  # below a lone `<3`
+        probes.add(Version("0"))
     return probes
 
 

@@ -24,7 +24,7 @@ from ..index import DistFile, Index
 from .db import Constraint, RulesDB
 from .specs import bound_probes, is_empty
 
-PYTHONS = [Version(f"3.{m}") for m in range(5, 15)]
+PYTHONS = [Version("2.7")] + [Version(f"3.{m}") for m in range(0, 15)]
 
 
 @dataclass(frozen=True)
