@@ -93,3 +93,17 @@ def test_keras2_savedmodel_where_only_keras3_is_approved_loads_through_tfsmlayer
     pins = {p.name: p.version for p in result.environment.pins}
     assert pins["keras"].startswith("3.") and "2.17" <= pins["tensorflow"][:4] <= "2.19"
     assert result.smoke.status == "passed" and result.smoke.compared and result.smoke.max_abs_diff <= 1e-5
+
+
+def test_keras2_savedmodel_on_tensorflow_216_loads_through_tf_keras(tmp_path):
+    policy = tmp_path / "p.toml"
+    policy.write_text('[policy]\nname = "new tensorflow only"\n'
+                      '[[allow]]\npackage = "tensorflow"\nversions = ">=2.16"\nreason = "images ship TF 2.16+"\n')
+    result = api.lock(FIXTURES / "tf215-savedmodel" / "model", out_dir=tmp_path / "o", policy=policy)
+    env = result.environment
+    assert env.plan.route.id == "route-sm-keras2-tf_keras" and env.env_vars == {"TF_USE_LEGACY_KERAS": "1"}
+    pins = {p.name: p for p in env.pins}
+    # Nearest to the training TF 2.15: one minor up, with the tf-keras of that minor.
+    assert pins["tensorflow"].distance.startswith("minor +1") and pins["tf-keras"].version.startswith("2.16.")
+    assert "TF_USE_LEGACY_KERAS=1" in (tmp_path / "o" / "requirements.txt").read_text()
+    assert result.smoke.status == "passed" and result.smoke.compared and result.smoke.max_abs_diff <= 1e-5
