@@ -133,3 +133,12 @@ def test_keras_lines_are_told_apart():
     assert keras3_h5.format_detail == "HDF5 full model (Keras 3)"
     assert keras3_h5.backend == "tensorflow"
     assert inspect(model_path("keras3-zip")).model_class == "Functional"
+
+
+def test_keras3_export_savedmodel_is_a_tf2_savedmodel_without_keras_metadata():
+    facts = inspect(FIXTURES / "keras3-export-savedmodel" / "model")
+    assert facts.format == "savedmodel" and facts.keras_version is None
+    assert facts.tensorflow_version and facts.tensorflow_version.startswith("2.21")
+    assert "serving_default" in facts.signatures
+    assert [(t.name, t.shape) for t in facts.inputs] == [("x", (None, 4))]
+    assert facts.sidecar is not None and facts.sidecar.probe is not None

@@ -19,6 +19,7 @@ pytestmark = pytest.mark.e2e
     [
         ("tf215-savedmodel", "model", "tf.keras"),
         ("keras3-zip", "model.keras", "keras"),
+        ("keras3-export-savedmodel", "model", "tfsmlayer"),  # Keras 3 model.export()
     ],
 )
 def test_lock_and_smoke_reproduce_recorded_predictions(fixture, model, loader, tmp_path):

@@ -25,6 +25,7 @@ CASES = {
     "keras3-zip": ("model.keras", "keras", {"keras": "3."}),
     "keras3-h5": ("model.h5", "keras", {"keras": "3."}),
     "keras3-custom-layer": ("model.keras", "keras", {"keras": "3."}),
+    "keras3-export-savedmodel": ("model", "tfsmlayer", {"keras": "3."}),
 }
 
 
