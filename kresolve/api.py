@@ -73,11 +73,11 @@ class _Job:
         )
 
     def solve(self, index_config: IndexConfig, cache: Cache, offline: bool, target: Target | None = None,
-              policy: Policy | None | bool = True) -> Environment:
+              use_policy: bool = True) -> Environment:
         index = Index(index_config, cache, offline=offline)
         try:
             plans = plans_for(self.facts, self.rules, self.extra, self.training)
-            return solve(plans, target or self.target, index, self.rules, self.policy if policy is True else policy or None)
+            return solve(plans, target or self.target, index, self.rules, self.policy if use_policy else None)
         finally:
             index.close()
 
@@ -211,7 +211,7 @@ def explain(
         tries.append(("without --gpu", replace(job.target, gpu=False, cuda_driver=None), True))
     for words, target, keep_policy in tries:
         try:
-            env = job.solve(index_config, cache, offline, target=target, policy=keep_policy)
+            env = job.solve(index_config, cache, offline, target=target, use_policy=keep_policy)
         except Unsolvable:
             continue
         core = ", ".join(f"{p.name} {p.version}" for p in env.pins if p.top_level)

@@ -110,26 +110,32 @@ def _environment(plan: Plan, target: Target, provider: Provider, result, skipped
             if extra_cand.extras and extra_cand.name == cand.name:
                 infos += list(result.criteria[extra_key].information)
         pins.append(_pin(cand, infos, plan.preference(cand.package), provider))
-    python_pref = plan.preference(PYTHON)
-    python = Pin(
-        name=PYTHON,
-        version=target.python,
-        files=(),
-        via=(),
-        reason=f"the target interpreter ({target.describe()})",
-        preferred=python_pref.version if python_pref else None,
-        evidence=python_pref.evidence if python_pref else None,
-        distance=describe(Version(target.python), python_pref.version if is_range(python_pref.version)
-                          else ".".join(python_pref.version.split(".")[:2])) if python_pref else None,
-    )
+    python = _python_pin(target, plan.preference(PYTHON))
     tf = mapping.get("tensorflow")
     accelerator = provider.accelerator("tensorflow", tf.version) if tf is not None else None
     return Environment(target, plan, tuple(pins), python, skipped, accelerator)
 
 
+def _python_pin(target: Target, pref: Preference | None) -> Pin:
+    """The target interpreter as a pin; its distance compares minors (3.11 vs 3.11.7 is the same)."""
+    wanted = None
+    if pref is not None:
+        wanted = pref.version if is_range(pref.version) else ".".join(pref.version.split(".")[:2])
+    return Pin(
+        name=PYTHON,
+        version=target.python,
+        files=(),
+        via=(),
+        reason=f"the target interpreter ({target.describe()})",
+        preferred=pref.version if pref else None,
+        evidence=pref.evidence if pref else None,
+        distance=describe(Version(target.python), wanted),
+    )
+
+
 def _pin(cand: Candidate, infos, pref: Preference | None, provider: Provider) -> Pin:
     reqs: list[Req] = [i.requirement for i in infos]
-    via = sorted({r.parent.split(" ")[0] + " " + r.parent.split(" ")[1] for r in reqs if r.parent})
+    via = sorted({r.parent for r in reqs if r.parent})
     rule_ids = tuple(sorted({r.rule_id for r in reqs if r.rule_id} | ({cand.via_rule} if cand.via_rule else set())))
     top = [r for r in reqs if r.parent is None]
     why: list[str] = []
