@@ -634,28 +634,39 @@ def _poetry_entry(col: Collector, name: str, value: Any, where: str) -> None:
             if converted is None:
                 col.note(f"{where}: python constraint {value!r} kept as written")
         return
-    extras: list[str] = []
     if isinstance(value, list):
         col.note(f"{where}: {name} has several constraints (by python/platform); all are kept")
         for item in value:
             _poetry_entry(col, name, item, where)
         return
+    _table_entry(col, name, value, where, ("git", "path", "url"), poetry_constraint, "constraint")
+
+
+def _table_entry(col: Collector, name: str, value: Any, where: str, sources: tuple[str, ...],
+                 convert: Callable[[str], tuple[str, bool] | None], word: str) -> None:
+    """One dependency of a TOML table (Poetry, Pipfile): a version string, or a table with
+    `version`, `extras`, `markers`, or a git/path source whose version is unknown."""
+    extras: list[str] = []
     if isinstance(value, dict):
         extras = [e for e in value.get("extras", []) if isinstance(e, str)]
-        if any(key in value for key in ("git", "path", "url")) and "version" not in value:
+        if any(key in value for key in sources) and "version" not in value:
             col.add(name, "", False, where=where, extras=extras)
-            col.note(f"{where}: {name} comes from a git/path/url source; its version is not known")
+            kinds = "/".join(k for k in sources if k != "editable")
+            col.note(f"{where}: {name} comes from a {kinds} source; its version is not known")
             return
+        markers = value.get("markers")
+        if isinstance(markers, str) and canonicalize_name(name) in RELEVANT:
+            col.note(f"{where}: {canonicalize_name(name)} only when {markers}")
         value = value.get("version", "*")
     if not isinstance(value, str):
         col.note(f"{where}: {name}: unexpected value {str(value)[:40]}")
         return
-    converted = poetry_constraint(value)
+    converted = convert(value)
     if converted is None:
-        col.note(f"{where}: {name} constraint {value!r} kept as written")
+        col.note(f"{where}: {name} {word} {value!r} kept as written")
         col.add(name, value, False, where=where, extras=extras)
         return
-    col.add(name, converted[0], converted[1], where=where, extras=extras)
+    col.add(name, *converted, where=where, extras=extras)
 
 
 def poetry_constraint(text: str) -> tuple[str, bool] | None:
@@ -749,26 +760,7 @@ def parse_pipfile(path: Path, top: Path) -> ProjectEvidence:
 
 
 def _pipfile_entry(col: Collector, name: str, value: Any, where: str) -> None:
-    extras: list[str] = []
-    if isinstance(value, dict):
-        extras = [e for e in value.get("extras", []) if isinstance(e, str)]
-        if any(key in value for key in ("git", "path", "file", "editable")) and "version" not in value:
-            col.add(name, "", False, where=where, extras=extras)
-            col.note(f"{where}: {name} comes from a git/path/file source; its version is not known")
-            return
-        markers = value.get("markers")
-        if isinstance(markers, str) and canonicalize_name(name) in RELEVANT:
-            col.note(f"{where}: {canonicalize_name(name)} only when {markers}")
-        value = value.get("version", "*")
-    if not isinstance(value, str):
-        col.note(f"{where}: {name}: unexpected value {str(value)[:40]}")
-        return
-    converted = spec_value(value)
-    if converted is None:
-        col.note(f"{where}: {name} specifier {value!r} kept as written")
-        col.add(name, value, False, where=where, extras=extras)
-        return
-    col.add(name, *converted, where=where, extras=extras)
+    _table_entry(col, name, value, where, ("git", "path", "file", "editable"), spec_value, "specifier")
 
 
 def parse_pipfile_lock(path: Path, top: Path) -> ProjectEvidence:
