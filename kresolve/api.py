@@ -20,7 +20,7 @@ from .lock import requirements_txt
 from .lock.output import Staging
 from .policy import Policy, load_policy
 from .report import custom_objects_json, environment_json, facts_json, smoke_json, training_json
-from .rules.db import RulesDB, load_rules
+from .rules.db import LOADERS, RulesDB, load_rules
 from .rules.infer import TrainingEnv, infer
 from .rules.plan import Need, plans_for
 from .smoke.run import SmokeResult, smoke_test
@@ -217,3 +217,36 @@ def explain(
         core = ", ".join(f"{p.name} {p.version}" for p in env.pins if p.top_level)
         alternatives.append((words, f"solves with {core} (route {env.plan.route.id})"))
     return Explanation(job.facts, job.training, job.target, None, failure, tuple(alternatives))
+
+
+def smoke(
+    model: str | Path,
+    lock_file: str | Path,
+    loader: str | None = None,
+    trust_model: bool = False,
+    custom_objects: tuple[str, ...] = (),
+    code_paths: tuple[str, ...] = (),
+    index_config: IndexConfig | None = None,
+    cache: Cache | None = None,
+) -> SmokeResult:
+    """Build an env from an existing lock (on this host), load the model there, compare outputs.
+
+    The loader and its environment variables come from the lock's header unless `loader` is given.
+    """
+    facts = inspect(model)
+    try:
+        text = Path(lock_file).read_text("utf-8")
+    except OSError as exc:
+        raise BadInput(f"{lock_file}: cannot read the lock ({exc.strerror or exc})") from None
+    recorded, env_vars = requirements_txt.read_header(text)
+    loader = loader or recorded
+    if loader is None:
+        raise BadInput(f"{lock_file}: the lock does not name a loader (not written by kresolve?): pass --loader")
+    if loader not in LOADERS:
+        raise BadInput(f"--loader {loader!r}: expected one of {', '.join(LOADERS)}")
+    cache = cache or Cache()
+    return smoke_test(
+        facts, Path(lock_file), loader, env_vars, make_target(), index_config or read_pip_config(),
+        cache.root / "envs", trust=trust_model, modules=custom_objects,
+        paths=code_paths or ((".",) if custom_objects else ()),
+    )

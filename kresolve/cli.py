@@ -16,7 +16,8 @@ from rich.text import Text
 
 from . import __version__, api
 from .errors import BadInput, KresolveError, SmokeFailed
-from .report import environment_json, facts_json, training_json
+from .report import environment_json, facts_json, smoke_json, training_json
+from .rules.db import LOADERS
 from .rules.db import load_rules
 from .target import PLATFORMS
 
@@ -63,6 +64,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--code-path", action="append", default=[], metavar="DIR",
                    help="directory to import --custom-objects modules from (default: the current directory)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    p = sub.add_parser("smoke", help="build an env from a lockfile, load the model there, compare with the recording")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("--lock", required=True, metavar="FILE", help="requirements.txt written by kresolve lock")
+    p.add_argument("--loader", choices=LOADERS, help="override the loader the lock's header names")
+    p.add_argument("--trust-model", action="store_true", help="allow running code stored in the model (Lambda layers)")
+    p.add_argument("--custom-objects", action="append", default=[], metavar="MODULE")
+    p.add_argument("--code-path", action="append", default=[], metavar="DIR")
+    p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("capture", help="run in the training environment: write kresolve.json next to the model")
     p.add_argument("model", metavar="MODEL")
@@ -366,6 +376,16 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 _render_lock(result)
             return 0
+        if args.command == "smoke":
+            result = api.smoke(args.model, args.lock, loader=args.loader, trust_model=args.trust_model,
+                               custom_objects=tuple(args.custom_objects), code_paths=tuple(args.code_path))
+            if args.json:
+                print(json.dumps(smoke_json(result), indent=2))
+            else:
+                colour = {"passed": "green", "failed": "red", "skipped": "yellow"}[result.status]
+                out.print(f"[bold]Smoke test[/] [{colour}]{result.status}[/]: {esc(result.reason)}")
+            # Asked for a smoke test and none ran (e.g. Lambda layers without --trust-model): usage.
+            return {"passed": 0, "failed": 3, "skipped": 2}[result.status]
         if args.command == "capture":
             from .capture import run_capture
 

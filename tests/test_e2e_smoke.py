@@ -108,3 +108,23 @@ def test_keras2_savedmodel_on_tensorflow_216_loads_through_tf_keras(tmp_path):
     assert pins["tensorflow"].distance.startswith("minor +1") and pins["tf-keras"].version.startswith("2.16.")
     assert "TF_USE_LEGACY_KERAS=1" in (tmp_path / "o" / "requirements.txt").read_text()
     assert result.smoke.status == "passed" and result.smoke.compared and result.smoke.max_abs_diff <= 1e-5
+
+
+def test_smoke_command_proves_an_existing_lock_and_fails_on_a_wrong_recording(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    model = FIXTURES / "tf215-savedmodel" / "model"
+    api.lock(model, out_dir=tmp_path, smoke=False)
+    lock = tmp_path / "requirements.txt"
+    result = api.smoke(model, lock)  # loader and env vars come from the lock's header
+    assert result.status == "passed" and result.compared and result.loader == "tf.keras"
+    work = tmp_path / "m"
+    shutil.copytree(model.parent, work)
+    sidecar = json.loads((work / "kresolve.json").read_text())
+    sidecar["probe"]["outputs"][0]["data"][0][0] += 1.0
+    (work / "kresolve.json").write_text(json.dumps(sidecar))
+    proc = subprocess.run([sys.executable, "-m", "kresolve", "smoke", str(work / "model"), "--lock", str(lock)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 3 and "differs from the recording" in proc.stdout

@@ -91,3 +91,13 @@ def test_pip_installs_the_lock_with_require_hashes(small_env, tmp_path):
     first = bad.index("--hash=sha256:") + len("--hash=sha256:")
     lock.write_text(bad[:first] + ("0" if bad[first] != "0" else "1") + bad[first + 1 :])
     assert subprocess.run(cmd, capture_output=True, text=True).returncode != 0
+
+
+def test_the_lock_header_carries_loader_and_env_vars_back(small_env):
+    from dataclasses import replace
+
+    env, _ = small_env
+    route = replace(env.plan.route, loader="tf_keras", env=(("TF_USE_LEGACY_KERAS", "1"),))
+    text = requirements_txt.render(replace(env, plan=replace(env.plan, route=route)), "m.h5", "kresolve lock m.h5", "0")
+    assert requirements_txt.read_header(text) == ("tf_keras", {"TF_USE_LEGACY_KERAS": "1"})
+    assert requirements_txt.read_header("numpy==1.0\n# loader: keras\n") == (None, {})
