@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kresolve.artifact.jsontext import bad
-from kresolve.artifact.sniff import HDF5_MAGIC
+from kresolve.artifact.sniff import HDF5_MAGIC, stat_or_bad
 
 MAX_DEPTH = 4
 MAX_MODELS = 1000
@@ -63,14 +63,7 @@ def discover(path: str | os.PathLike[str]) -> tuple[Path, ...]:
 def find_models(path: str | os.PathLike[str]) -> Discovery:
     """discover() with the scan's notes (skipped links, limits reached)."""
     root = Path(os.fspath(path))
-    try:
-        info = root.stat()
-    except FileNotFoundError:
-        raise bad(root, "no such file or directory") from None
-    except PermissionError:
-        raise bad(root, "permission denied") from None
-    except OSError as exc:
-        raise bad(root, f"cannot access ({exc.strerror or exc})") from None
+    info = stat_or_bad(root)
     if not stat.S_ISDIR(info.st_mode) or model_dir_kind(root) is not None:
         return Discovery(root=str(root), models=(root,))
     walk = _Walk()

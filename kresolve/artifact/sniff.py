@@ -31,16 +31,21 @@ class Kind(enum.Enum):
     KERAS_DIR = "keras-dir"
 
 
-def sniff(path: Path) -> tuple[Kind, Path]:
-    """(what the path holds, the path the reader should open)."""
+def stat_or_bad(path: Path) -> os.stat_result:
+    """`path.stat()`, with the one-line BadInput a user should see when it is not there."""
     try:
-        info = path.stat()
+        return path.stat()
     except FileNotFoundError:
         raise bad(path, "no such file or directory") from None
     except PermissionError:
         raise bad(path, "permission denied") from None
     except OSError as exc:
         raise bad(path, f"cannot access ({exc.strerror or exc})") from None
+
+
+def sniff(path: Path) -> tuple[Kind, Path]:
+    """(what the path holds, the path the reader should open)."""
+    info = stat_or_bad(path)
     if stat.S_ISDIR(info.st_mode):
         kind, where = _sniff_dir(path)
         refuse_links_out(where)
