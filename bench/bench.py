@@ -70,6 +70,25 @@ def main() -> None:
             uv_cold = uv_compile(top, uv_cache)
             uv_warm = statistics.median(uv_compile(top, uv_cache) for _ in range(args.rounds))
         print(f"{fixture:22} {inspect_ms:10.2f} {cold:11.2f} {warm:11.2f} {uv_cold:9.2f} {uv_warm:9.2f}  {warm / uv_warm:5.1f}x  ({', '.join(top)})")
+    era_cap_lines(args.rounds)
+
+
+def era_cap_lines(rounds: int) -> None:
+    """Lock time with the era cap on (the default) and off: dating releases costs requests only
+    where the index gives no PEP 700 upload-time, and a binary search keeps them few."""
+    print(f"\n{'era cap':22} {'lock cold s':>11} {'lock warm s':>11}  pins dated")
+    for fixture, name in MODELS.items():
+        path = FIXTURES / fixture / name
+        with tempfile.TemporaryDirectory() as tmp:
+            for cap in (True, False):
+                cache = Cache(Path(tmp) / f"kresolve-{cap}")
+                def run(path=path, cache=cache, cap=cap, out=Path(tmp) / "o"):
+                    return api.lock(path, python="3.11", platform="linux-64", out_dir=out, smoke=False, cache=cache, era_cap=cap)
+
+                cold, result = timed(run)
+                warm = statistics.median(timed(run)[0] for _ in range(rounds))
+                dated = sum(1 for p in result.environment.pins if p.released)
+                print(f"{fixture + (' cap on' if cap else ' cap off'):22} {cold:11.2f} {warm:11.2f}  {dated}")
 
 
 if __name__ == "__main__":

@@ -193,8 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
 
-    from kresolve.artifact import BadInput, ModelFacts, inspect
-    from kresolve.artifact import h5worker
+    from kresolve.artifact import BadInput, ModelFacts, h5worker, inspect
 
     sources = [(label, FIXTURES / rel, member) for label, rel, member in FIXTURE_SOURCES]
     if SHARED.is_dir():
@@ -317,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  outcomes:  {dict(outcomes.most_common())}   other exceptions: {len(others)}")
     print(f"  seconds per case: max {seconds[-1]:.3f}, p99 {p99:.4f}, median "
           f"{statistics.median(seconds):.5f}; total {total_s:.0f} s")
-    print(f"  slowest: " + "; ".join(f"{t:.2f}s {what}" for t, what in slowest))
+    print("  slowest: " + "; ".join(f"{t:.2f}s {what}" for t, what in slowest))
     print(f"  peak RSS: this process {self_kib / 1024:.0f} MiB, HDF5 worker(s) "
           f"{max(children_kib, worker_peak_kib) / 1024:.0f} MiB; workers started: {starts[0]}")
     print(f"  files written during inspect (audit hook): {len(watch.seen)}; changed in watched "

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import sys
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -14,16 +15,22 @@ from packaging.requirements import InvalidRequirement, Requirement
 from . import __version__
 from .artifact import inspect as _inspect
 from .artifact.facts import ModelFacts
-from .errors import BadInput, SmokeFailed, Unsolvable
+from .customcode import missing_custom_code
+from .customcode import refusal as custom_code_refusal
+from .customcode import warning as custom_code_warning
+from .errors import BadInput, CustomCodeMissing, SmokeFailed, Unsolvable
 from .index import Cache, Index, IndexConfig, read_pip_config
+from .index.dates import parse_user_date
 from .lock import requirements_txt
 from .lock.output import Staging
 from .policy import Policy, load_policy
-from .report import custom_objects_json, environment_json, facts_json, smoke_json, training_json
+from .report import advisories_json, custom_objects_json, environment_json, facts_json, smoke_json, training_json
+from .rules.advisories import avoid_for, pin_advisories
+from .rules.companions import companion_packages, match_companion, provided_classes
 from .rules.db import LOADERS, RulesDB, load_rules
 from .rules.infer import TrainingEnv, infer
-from .rules.plan import Need, plans_for
-from .smoke.run import SmokeResult, smoke_test
+from .rules.plan import Need, evidence_dates, plans_for
+from .smoke.run import Attempt, SmokeResult, attempts_for, pins_in_lock, smoke_test
 from .solve.resolve import Environment, solve
 from .target import Target, make_target
 
@@ -39,6 +46,22 @@ def inspect(path: str | Path) -> ModelFacts:
 def infer_training_env(facts: ModelFacts, rules: RulesDB | None = None) -> TrainingEnv:
     """The training environment as far as the evidence tells (ranges, confidence, reasons)."""
     return infer(facts, rules or load_rules())
+
+
+def _exclude_newer(text: str | date | None) -> date | None:
+    if text is None or isinstance(text, date):
+        return text
+    try:
+        return parse_user_date(text)
+    except ValueError as exc:
+        raise BadInput(f"--exclude-newer {text!r}: expected YYYY-MM-DD or an RFC 3339 timestamp ({exc})") from None
+
+
+def _with_formats(config: IndexConfig, only_binary: tuple[str, ...], no_binary: tuple[str, ...]) -> IndexConfig:
+    try:
+        return config.with_formats(only_binary, no_binary)
+    except ValueError as exc:
+        raise BadInput(f"--only-binary/--no-binary: {exc}") from None
 
 
 def _requirement(text: str) -> Requirement:
@@ -58,6 +81,8 @@ class _Job:
     rules: RulesDB
     policy: Policy | None
     extra: tuple[Need, ...]
+    exclude_newer: date | None = None  # uv's --exclude-newer: a hard cap on release dates
+    era_cap: bool = True  # the soft era cap for packages without evidence (DESIGN "Nearest")
 
     @classmethod
     def prepare(cls, model, python, platform, policy, requirements, rules, gpu=False, cuda_driver=None) -> "_Job":
@@ -77,7 +102,9 @@ class _Job:
         index = Index(index_config, cache, offline=offline)
         try:
             plans = plans_for(self.facts, self.rules, self.extra, self.training)
-            return solve(plans, target or self.target, index, self.rules, self.policy if use_policy else None)
+            return solve(plans, target or self.target, index, self.rules, self.policy if use_policy else None,
+                         exclude_newer=self.exclude_newer, era_cap=self.era_cap, evidence_dates=evidence_dates(self.facts),
+                         avoid=avoid_for(self.facts, self.rules))
         finally:
             index.close()
 
@@ -89,6 +116,7 @@ class LockResult:
     files: tuple[Path, ...]  # written (or, after a failed smoke test, kept aside)
     smoke: SmokeResult | None
     report: dict
+    warnings: tuple[str, ...] = ()  # e.g. custom classes without code under --no-smoke
 
 
 def lock(
@@ -109,6 +137,10 @@ def lock(
     policy: str | Path | None = None,
     gpu: bool = False,
     cuda_driver: str | None = None,
+    exclude_newer: str | date | None = None,
+    era_cap: bool = True,
+    only_binary: tuple[str, ...] = (),
+    no_binary: tuple[str, ...] = (),
 ) -> LockResult:
     """Solve, lock and (unless `smoke=False`) smoke-test the nearest environment for `model`.
 
@@ -117,10 +149,24 @@ def lock(
     `requirements`: extra PEP 508 requirements (e.g. the package defining custom layers);
     `custom_objects`: modules the smoke test imports before loading (they register custom
     classes), found on `code_paths` (default: the current directory).
+    `exclude_newer`: a date (YYYY-MM-DD or RFC 3339), uv's --exclude-newer: no release after it
+    is used, for any package (hard). Without it, `era_cap` orders packages without evidence
+    newest-before-the-era's-cut-off first (soft: later ones when nothing earlier installs).
+    `only_binary` / `no_binary`: pip's --only-binary / --no-binary (names, `:all:`, `:none:`);
+    by default a release with no wheel for the target is locked as its sdist, built at install.
     """
     job = _Job.prepare(model, python, platform, policy, requirements, rules, gpu, cuda_driver)
+    job = replace(job, exclude_newer=_exclude_newer(exclude_newer), era_cap=era_cap)
     facts, training, target, rules, approved = job.facts, job.training, job.target, job.rules, job.policy
-    index_config = index_config or read_pip_config()
+    # Custom classes without their code: refused before anything is solved or built (exit 1);
+    # under --no-smoke the lock is still written, with a warning that nothing proves it.
+    # Classes a companion package provides (tfp layers, ...) come with that package, added to the lock.
+    missing = missing_custom_code(facts, custom_objects, requirements, code_paths,
+                                  covered=lambda obj: match_companion(obj, rules) is not None)
+    if missing and smoke:
+        raise CustomCodeMissing(custom_code_refusal(facts, missing))
+    warnings = (custom_code_warning(facts, missing),) if missing else ()
+    index_config = _with_formats(index_config or read_pip_config(), only_binary, no_binary)
     cache = cache or Cache()
     env = job.solve(index_config, cache, offline)
     command = command or "kresolve lock " + shlex.join(sys.argv[2:] if sys.argv[1:2] == ["lock"] else [str(model)])
@@ -135,21 +181,30 @@ def lock(
             "indexes": list(index_config.urls),
             "rules": {"root": rules.root, "count": rules.count},
             "policy": {"name": approved.name, "path": approved.path} if approved else None,
+            "exclude_newer": job.exclude_newer.isoformat() if job.exclude_newer else None,
         },
         "facts": facts_json(facts),
         "training_env": training_json(training),
         "environment": environment_json(env),
-        "custom_objects": custom_objects_json(facts, custom_objects, requirements),
+        "custom_objects": custom_objects_json(facts, custom_objects, requirements, provided_classes(facts, rules)),
+        "advisories": advisories_json(pin_advisories(((p.name, p.version) for p in env.pins), facts, rules)),
+        "companions": [{"package": u.package, "rule": u.rule_id, "classes": list(u.class_names), "reason": u.reason}
+                       for u in companion_packages(facts, rules)],
         "lockfiles": [REQUIREMENTS],
         "smoke": None,
+        "warnings": list(warnings),
     }
     staging = Staging(Path(out_dir))
     try:
         lock_path = staging.write(REQUIREMENTS, requirements_txt.render(env, str(model), command, __version__))
         result = None
         if smoke:
+            # The chosen route first; then the other routes for this file that the same pins serve.
+            chosen = Attempt(env.plan.route.loader, tuple(sorted(env.env_vars.items())), env.plan.route.id)
+            routes = [p.route for p in plans_for(facts, rules, job.extra, training)]
+            attempts = attempts_for(chosen, routes, {p.name: p.version for p in env.pins})
             result = smoke_test(
-                facts, lock_path, env.plan.route.loader, env.env_vars, target, index_config,
+                facts, lock_path, attempts, target, index_config,
                 cache.root / "envs", trust=trust_model, modules=custom_objects,
                 paths=code_paths or ((".",) if custom_objects else ()),
             )
@@ -162,7 +217,7 @@ def lock(
     except BaseException:
         staging.discard()
         raise
-    return LockResult(facts, env, tuple(written), result, report)
+    return LockResult(facts, env, tuple(written), result, report, warnings)
 
 
 @dataclass(frozen=True)
@@ -187,10 +242,15 @@ def explain(
     rules: RulesDB | None = None,
     gpu: bool = False,
     cuda_driver: str | None = None,
+    exclude_newer: str | date | None = None,
+    era_cap: bool = True,
+    only_binary: tuple[str, ...] = (),
+    no_binary: tuple[str, ...] = (),
 ) -> Explanation:
     """Why each pin (rules, sources, distance); on failure, the conflict and what would solve it."""
     job = _Job.prepare(model, python, platform, policy, requirements, rules, gpu, cuda_driver)
-    index_config = index_config or read_pip_config()
+    job = replace(job, exclude_newer=_exclude_newer(exclude_newer), era_cap=era_cap)
+    index_config = _with_formats(index_config or read_pip_config(), only_binary, no_binary)
     cache = cache or Cache()
     try:
         env = job.solve(index_config, cache, offline)
@@ -239,14 +299,22 @@ def smoke(
     except OSError as exc:
         raise BadInput(f"{lock_file}: cannot read the lock ({exc.strerror or exc})") from None
     recorded, env_vars = requirements_txt.read_header(text)
-    loader = loader or recorded
-    if loader is None:
+    chosen_loader = loader or recorded
+    if chosen_loader is None:
         raise BadInput(f"{lock_file}: the lock does not name a loader (not written by kresolve?): pass --loader")
-    if loader not in LOADERS:
-        raise BadInput(f"--loader {loader!r}: expected one of {', '.join(LOADERS)}")
+    if chosen_loader not in LOADERS:
+        raise BadInput(f"--loader {chosen_loader!r}: expected one of {', '.join(LOADERS)}")
+    rule = re.search(rf"^{re.escape(requirements_txt.LOADER_LINE)}\S+ \(rule ([^)\s]+)\)", text, re.MULTILINE)
+    attempts: tuple[Attempt, ...] = (Attempt(chosen_loader, tuple(sorted(env_vars.items())), rule.group(1) if rule and not loader else None),)
+    if loader is None:  # the lock's own loader: the other routes its pins serve may follow
+        try:
+            routes = [p.route for p in plans_for(facts, load_rules())]
+        except Unsolvable:
+            routes = []
+        attempts = attempts_for(attempts[0], routes, pins_in_lock(text))
     cache = cache or Cache()
     return smoke_test(
-        facts, Path(lock_file), loader, env_vars, make_target(), index_config or read_pip_config(),
+        facts, Path(lock_file), attempts, make_target(), index_config or read_pip_config(),
         cache.root / "envs", trust=trust_model, modules=custom_objects,
         paths=code_paths or ((".",) if custom_objects else ()),
     )

@@ -16,9 +16,8 @@ from rich.text import Text
 
 from . import __version__, api
 from .errors import BadInput, KresolveError, SmokeFailed
-from .report import environment_json, facts_json, smoke_json, training_json
-from .rules.db import LOADERS
-from .rules.db import load_rules
+from .report import environment_json, facts_json, refusal_json, smoke_json, training_json
+from .rules.db import LOADERS, load_rules
 from .target import PLATFORMS
 
 out = Console(highlight=False)
@@ -35,6 +34,21 @@ def _error(message: str) -> None:
     for extra in message.split("\n")[1:]:
         if extra.strip():
             sys.stderr.write(f"  {extra.strip()}\n")
+
+
+def _exclude_newer_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--exclude-newer", metavar="DATE",
+                   help="as uv: use no release uploaded after DATE (YYYY-MM-DD or RFC 3339), for every package; "
+                        "without it, packages with no evidence of their own are taken newest before the model's era "
+                        "(a soft cap: later only when nothing earlier installs)")
+
+
+def _format_arguments(p: argparse.ArgumentParser) -> None:
+    """pip's --only-binary / --no-binary, with pip's values (names, :all:, :none:; repeatable)."""
+    p.add_argument("--only-binary", action="append", default=[], metavar="PKG|:all:",
+                   help="never lock an sdist for these packages (:all: = wheels only, as before sdist support)")
+    p.add_argument("--no-binary", action="append", default=[], metavar="PKG|:all:",
+                   help="lock the sdist of these packages even where a wheel exists (built at install time)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,6 +78,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--code-path", action="append", default=[], metavar="DIR",
                    help="directory to import --custom-objects modules from (default: the current directory)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    _format_arguments(p)
+    _exclude_newer_argument(p)
 
     p = sub.add_parser("smoke", help="build an env from a lockfile, load the model there, compare with the recording")
     p.add_argument("model", metavar="MODEL")
@@ -101,6 +117,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--requirement", action="append", default=[], metavar="REQ")
     p.add_argument("--offline", action="store_true")
     p.add_argument("--json", action="store_true")
+    _format_arguments(p)
+    _exclude_newer_argument(p)
 
     p = sub.add_parser("rules", help="the rules database: check, show")
     rules_sub = p.add_subparsers(dest="rules_command", required=True)
@@ -123,6 +141,7 @@ def _render_facts(facts) -> None:
     table.add_column()
     rows = [
         ("format", f"{facts.format} — {facts.format_detail}"),
+        ("architecture", facts.architecture),
         ("keras_version", facts.keras_version),
         ("backend", facts.backend),
         ("tensorflow_version", facts.tensorflow_version),
@@ -175,11 +194,17 @@ def _render_lock(result: api.LockResult) -> None:
         out.print("[bold]Environment variables[/] " + " ".join(f"{k}={v}" for k, v in env.env_vars.items()))
     for caveat in route.caveats:
         out.print(f"  [dim]caveat: {esc(str(caveat))}[/]")
+    if env.cutoff is not None:
+        out.print(f"[bold]Era cut-off[/] {esc(env.cutoff.describe())}")
+    pinned = {p.name: p.version for p in env.pins}
+    for comp in result.report.get("companions", []):
+        version = f" {pinned[comp['package']]}" if comp["package"] in pinned else ""
+        out.print(f"[bold]Added[/] {esc(comp['package'])}{esc(version)}: {esc(comp['reason'])} [dim](rule {esc(comp['rule'])})[/]")
     table = Table(title=f"Pins for {env.target.describe()}", title_justify="left")
     for col in ("package", "version", "training", "distance", "why"):
         table.add_column(col, overflow="fold")
     key = {"keras", "tf-keras", "tensorflow", "numpy", "h5py", "protobuf"}
-    shown = [env.python] + [p for p in env.pins if p.top_level or p.name in key or p.why_not_preferred]
+    shown = [env.python] + [p for p in env.pins if p.top_level or p.name in key or p.why_not_preferred or p.from_source]
     for pin in shown:
         if pin.name == "python":
             why = "target interpreter"
@@ -189,14 +214,20 @@ def _render_lock(result: api.LockResult) -> None:
             why = "via " + ", ".join(pin.via)
         if pin.why_not_preferred:
             why += f"; training version not used: {pin.why_not_preferred}"
+        if pin.from_source:
+            why += "; built from source at install time (its sdist: no wheel of it is used here)"
         _row(table, pin.name, pin.version, pin.preferred or "", pin.distance or "", why)
     out.print(table)
     others = len(env.pins) - (len(shown) - 1)
     exact = sum(1 for p in env.pins if p.distance == "exact")
     if others:
         out.print(f"[dim]+ {others} more pins ({exact} of all {len(env.pins)} exactly as in training); every reason is in {api.REPORT}[/]")
+    for advisory in result.report.get("advisories", []):
+        out.print(f"[bold red]advisory[/] {esc(advisory['line'])} [dim]({esc(advisory['source'])})[/]")
     for path in result.files:
         out.print(f"[green]wrote[/] {esc(str(path))}")
+    for warning in result.warnings:
+        out.print(f"[yellow]warning[/] {esc(str(warning))}")
     smoke = result.smoke
     if smoke is None:
         out.print("[bold]Smoke test[/] not run (--no-smoke)")
@@ -204,6 +235,25 @@ def _render_lock(result: api.LockResult) -> None:
         colour = {"passed": "green", "failed": "red", "skipped": "yellow"}[smoke.status]
         out.print(f"[bold]Smoke test[/] [{colour}]{esc(str(smoke.status))}[/]: {esc(str(smoke.reason))}"
                   + (f" [dim]({smoke.seconds:.0f}s, env {'reused' if smoke.env_reused else 'built'})[/]" if smoke.env_dir else ""))
+        _render_smoke_details(smoke)
+
+
+def _render_smoke_details(smoke) -> None:
+    """Which loader proved it, the probe rules, per-output diffs, the loaders that failed."""
+    if smoke.passed:
+        out.print(f"  loader: [bold]{esc(smoke.loader)}[/]" + (f" (route {esc(smoke.route_id)})" if smoke.route_id else ""))
+    for failed in (a for a in smoke.attempts if not a.ok):
+        words = " ".join(str(failed.error).split())  # one line: tracebacks and Keras messages span many
+        out.print(f"  [red]loader {esc(failed.loader)} failed[/]: {esc(words[:300])}")
+    if smoke.probe_rules:
+        out.print("  probe: " + ", ".join(f"{esc(n)}: {esc(r)}" for n, r in smoke.probe_rules))
+    for d in smoke.outputs:
+        out.print(f"  output {d.index} ({d.dtype}): max |diff| {d.max_abs_diff:.3g}, max rel {d.max_rel_diff:.3g}"
+                  f" (tolerance {d.atol:g} + {d.rtol:g}·|x|) " + ("[green]ok[/]" if d.ok else "[red]differs[/]"))
+    if smoke.repaired:
+        out.print(f"  [yellow]{esc(smoke.repaired)}[/]")
+    if smoke.isolation:
+        out.print(f"  [dim]isolation: {esc(smoke.isolation)}[/]")
 
 
 def _inspect(args) -> int:
@@ -215,7 +265,7 @@ def _inspect(args) -> int:
     refused = [(p, f) for p, f in results if isinstance(f, KresolveError)]
     if args.json:
         payload = [
-            {"path": str(p), "error": str(f)} if isinstance(f, KresolveError)
+            refusal_json(p, f) if isinstance(f, KresolveError)
             else facts_json(f) | {"training_env": training_json(api.infer_training_env(f, rules))}
             for p, f in results
         ]
@@ -270,7 +320,8 @@ def _diagnose(args) -> int:
 def _explain(args) -> int:
     result = api.explain(args.model, python=args.python, platform=args.platform, policy=args.policy,
                          requirements=tuple(args.requirement), offline=args.offline, gpu=args.gpu,
-                         cuda_driver=args.cuda_driver)
+                         cuda_driver=args.cuda_driver, only_binary=tuple(args.only_binary),
+                         no_binary=tuple(args.no_binary), exclude_newer=args.exclude_newer)
     rules = load_rules()
     if args.json:
         payload = {"facts": facts_json(result.facts), "training_env": training_json(result.training),
@@ -301,7 +352,8 @@ def _explain(args) -> int:
         for rid in pin.rule_ids:
             rule = rules.by_id(rid)
             sources.append(f"{rid} ({rule.source})" if rule else rid)
-        _row(table, pin.name, pin.version, pin.distance or "", pin.reason, "\n".join(sources))
+        reason = pin.reason + ("; built from source: its sdist is locked (no wheel for this target)" if pin.from_source else "")
+        _row(table, pin.name, pin.version, pin.distance or "", reason, "\n".join(sources))
     out.print(table)
     return 0
 
@@ -370,6 +422,8 @@ def main(argv: list[str] | None = None) -> int:
                 smoke=not args.no_smoke, trust_model=args.trust_model, offline=args.offline,
                 requirements=tuple(args.requirement), custom_objects=tuple(args.custom_objects),
                 code_paths=tuple(args.code_path), policy=args.policy, gpu=args.gpu, cuda_driver=args.cuda_driver,
+                only_binary=tuple(args.only_binary), no_binary=tuple(args.no_binary),
+                exclude_newer=args.exclude_newer,
             )
             if args.json:
                 print(json.dumps(result.report, indent=2))
@@ -384,6 +438,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 colour = {"passed": "green", "failed": "red", "skipped": "yellow"}[result.status]
                 out.print(f"[bold]Smoke test[/] [{colour}]{result.status}[/]: {esc(result.reason)}")
+                _render_smoke_details(result)
             # Asked for a smoke test and none ran (e.g. Lambda layers without --trust-model): usage.
             return {"passed": 0, "failed": 3, "skipped": 2}[result.status]
         if args.command == "capture":

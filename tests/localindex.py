@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import http.server
-import io
 import threading
 import zipfile
 from dataclasses import dataclass, field
@@ -14,11 +13,12 @@ from pathlib import Path
 
 
 def make_wheel(dest: Path, name: str, version: str, requires: list[str] = (), requires_python: str | None = None,
-               tag: str = "py3-none-any", extras: dict[str, list[str]] | None = None) -> Path:
+               tag: str = "py3-none-any", extras: dict[str, list[str]] | None = None,
+               date_time: tuple[int, int, int, int, int, int] | None = None) -> Path:
     """A real, installable wheel with the given metadata (no code besides an empty module)."""
     dist = name.replace("-", "_")
     filename = f"{dist}-{version}-{tag}.whl"
-    meta = [f"Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+    meta = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
     if requires_python:
         meta.append(f"Requires-Python: {requires_python}")
     meta += [f"Requires-Dist: {r}" for r in requires]
@@ -40,7 +40,8 @@ def make_wheel(dest: Path, name: str, version: str, requires: list[str] = (), re
     dest.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(dest / filename, "w", zipfile.ZIP_DEFLATED) as zf:
         for path, data in files.items():
-            zf.writestr(path, data)
+            # date_time: the members' timestamps (what kresolve reads as the release date)
+            zf.writestr(zipfile.ZipInfo(path, date_time) if date_time else path, data)
     return dest / filename
 
 

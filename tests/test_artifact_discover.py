@@ -17,8 +17,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-
 from conftest import FIXTURES, SHARED_MODELS
+
 from kresolve.artifact import BadInput, ModelFacts, discover, find_models, inspect_all
 from kresolve.artifact import discovery as discover_module
 

@@ -13,8 +13,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import FIXTURES
+
 from kresolve.artifact import ProjectEvidence, inspect
 from kresolve.artifact.facts import (
     PROJECT_CONDA_ENV,

@@ -41,11 +41,16 @@ class Expect:
 
 
 H5, WEIGHTS, ZIP, SM = "keras-h5", "keras-h5-weights", "keras-zip", "savedmodel"
+WEIGHTS_JSON = "keras-weights-json"
 
 CASES: dict[str, Expect] = {
-    # Weights-only save_weights file; the Lambda and the architecture live in model.json beside it.
+    # Weights-only save_weights file; the Lambda and the architecture live in model.json beside it,
+    # which is read with it (keras_version 1.2.0 and the Lambda bytecode come from the JSON).
     "keras1-carnd-tiny-weights-json": Expect(
-        "model.h5", WEIGHTS, detail=("6 layers",), notes=("model.json", "lambda_5")),
+        "model.h5", WEIGHTS_JSON, "1.2.0", model_class="Sequential",
+        layers=("Lambda", "Convolution2D", "MaxPooling2D", "Dense"), lambdas=(("lambda_5", "3.0-3.5"),),
+        inputs=(("lambda_5_input", (None, 16, 32, 1)),), training=False,
+        detail=("6 layers", "model.json", "Keras 1"), notes=("model.json", "Keras 1 architecture")),
     "keras1-carnd-lambda-def": Expect(
         "model.h5", H5, "1.1.2", None, model_class="Sequential",
         layers=("Cropping2D", "Lambda", "Convolution2D"), lambdas=(("lambda_1", "3.0-3.5"),),
@@ -267,16 +272,19 @@ def test_weights_only_files_record_no_architecture():
     assert facts.lambda_layers == () and not facts.has_training_config
 
 
-@pytest.mark.parametrize(
-    "relative",
-    ["keras1-carnd-tiny-weights-json/model.json", "keras1-carnd-lambda-json/model.json"],
-)
-def test_architecture_json_alone_is_refused_as_unsupported(relative):
-    # A to_json() file has no weights; kresolve reads the HDF5 file saved with it instead.
-    path = SHARED / relative
-    with pytest.raises(BadInput, match="architecture JSON") as err:
+def test_architecture_json_beside_a_full_model_is_refused():
+    # A to_json() file has no weights; the full model saved with it is the model to inspect.
+    path = SHARED / "keras1-carnd-lambda-json" / "model.json"
+    with pytest.raises(BadInput, match="architecture JSON.*full model.*inspect model.h5") as err:
         inspect(path)
     assert str(err.value).startswith(str(path))
+
+
+def test_architecture_json_beside_its_weights_reads_the_pair():
+    folder = SHARED / "keras1-carnd-tiny-weights-json"
+    by_json = inspect(folder / "model.json")
+    assert by_json == inspect(folder / "model.h5")
+    assert by_json.architecture == str(folder / "model.json")
 
 
 def test_savedmodel_can_be_named_by_its_pb_file():

@@ -22,10 +22,9 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-
 from conftest import FIXTURES
-from kresolve.artifact import inspect
-from kresolve.artifact import limits
+
+from kresolve.artifact import inspect, limits
 from kresolve.capture import CaptureError, CaptureWarning, capture, record, run_capture
 from kresolve.errors import BadInput
 

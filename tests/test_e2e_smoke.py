@@ -6,10 +6,10 @@ Builds (once, then reuses from the kresolve cache) one environment per locked Te
 import json
 
 import pytest
-
 from conftest import FIXTURES
+
 from kresolve import api
-from kresolve.errors import SmokeFailed
+from kresolve.errors import CustomCodeMissing, SmokeFailed
 
 pytestmark = pytest.mark.e2e
 
@@ -55,24 +55,27 @@ def test_failed_smoke_keeps_the_existing_lock_and_says_why(tmp_path):
 
 
 def test_custom_layer_needs_its_code_and_loads_once_given(tmp_path):
-    from conftest import TESTS
-
     import shutil
 
+    from conftest import TESTS
+
     model = FIXTURES / "keras3-custom-layer" / "model.keras"
-    with pytest.raises(SmokeFailed) as info:
+    # Without its code the class is named before anything is solved or built.
+    with pytest.raises(CustomCodeMissing) as refused:
         api.lock(model, out_dir=tmp_path / "without")
-    message = str(info.value)
-    assert "ScaleLayer" in message and "--custom-objects" in message
-    # Without the sidecar's import path, Keras itself reports the unknown class, and the failure
-    # is explained with the same matching as `kresolve diagnose`.
+    message = str(refused.value)
+    assert "ScaleLayer" in message and "--custom-objects" in message and "nothing was solved or built" in message
+    assert not (tmp_path / "without").exists()
+    # Given a code path that does not register it (and a sidecar without the import path), Keras
+    # itself reports the unknown class, explained with the same matching as `kresolve diagnose`.
     bare = tmp_path / "bare"
     shutil.copytree(model.parent, bare)
     sidecar = json.loads((bare / "kresolve.json").read_text())
     sidecar["custom_objects"] = {}
     (bare / "kresolve.json").write_text(json.dumps(sidecar))
+    (tmp_path / "no-layers").mkdir()
     with pytest.raises(SmokeFailed) as info:
-        api.lock(bare / "model.keras", out_dir=tmp_path / "bare-out")
+        api.lock(bare / "model.keras", out_dir=tmp_path / "bare-out", code_paths=(str(tmp_path / "no-layers"),))
     assert "Could not locate class 'ScaleLayer'" in str(info.value)
     assert "known cause [bad-custom-layer-not-registered]" in str(info.value)
     result = api.lock(model, out_dir=tmp_path / "with", custom_objects=("kresolve_fixture_layers",),

@@ -19,8 +19,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from conftest import FIXTURES
+
 from kresolve.artifact import BadInput, inspect
 
 MALICIOUS = FIXTURES / "tf215-malicious-lambda-h5"

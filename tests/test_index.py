@@ -1,10 +1,10 @@
 """The index client against a real HTTP server on 127.0.0.1 and real file:// indexes."""
 
 import pytest
+from localindex import make_wheel, serve, write_simple_index
 
 from kresolve.errors import IndexUnavailable
 from kresolve.index import Index, IndexConfig, read_pip_config
-from localindex import make_wheel, serve, write_simple_index
 
 
 @pytest.fixture

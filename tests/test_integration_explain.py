@@ -1,8 +1,8 @@
 """`explain` against the real index: reasons with sources; on failure, what would solve it."""
 
 import pytest
+from conftest import FIXTURES
 
-from conftest import FIXTURES, TESTS
 from kresolve import api
 from kresolve.cli import main
 

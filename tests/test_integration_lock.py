@@ -5,8 +5,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import FIXTURES
+
 from kresolve import api
 from kresolve.index import Cache
 from kresolve.smoke.envs import env_key

@@ -1,8 +1,8 @@
 """GPU targets and per-platform distributions, solved for real from the index (not this host)."""
 
 import pytest
-
 from conftest import FIXTURES
+
 from kresolve import api
 from kresolve.errors import Unsolvable
 from kresolve.index import Cache

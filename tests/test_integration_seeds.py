@@ -5,9 +5,9 @@ only Keras 3 is approved — run end to end in tests/test_e2e_smoke.py.)
 """
 
 import pytest
+from conftest import SHARED_MODELS
 from packaging.version import Version
 
-from conftest import SHARED_MODELS
 from kresolve import api
 from kresolve.index import Cache
 

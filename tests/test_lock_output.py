@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import pytest
+from localindex import make_wheel, write_simple_index
 
 from kresolve.artifact.facts import ModelFacts
 from kresolve.index import Index, IndexConfig
@@ -13,7 +14,6 @@ from kresolve.rules.db import load_rules
 from kresolve.rules.plan import plans_for
 from kresolve.solve.resolve import solve
 from kresolve.target import make_target
-from localindex import make_wheel, write_simple_index
 
 
 def test_staging_leaves_existing_files_untouched_until_commit(tmp_path):

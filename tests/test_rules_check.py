@@ -1,6 +1,7 @@
 """`rules check` finds real inconsistencies, and the shipped DB has none."""
 
 from conftest import TESTS
+
 from kresolve.rules.check import check_rules
 from kresolve.rules.db import load_rules
 

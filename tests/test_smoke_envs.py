@@ -3,11 +3,11 @@
 import subprocess
 
 import pytest
+from localindex import make_wheel, write_simple_index
 
 from kresolve.index import IndexConfig
 from kresolve.smoke.envs import EnvBuildError, build_env
 from kresolve.smoke.run import compare
-from localindex import make_wheel, write_simple_index
 
 
 @pytest.fixture

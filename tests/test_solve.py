@@ -1,6 +1,7 @@
 """The solver over a real local index of small wheels, with rules loaded from real TOML."""
 
 import pytest
+from localindex import make_wheel, write_simple_index
 
 from kresolve.artifact.facts import ModelFacts
 from kresolve.errors import Unsolvable
@@ -9,7 +10,6 @@ from kresolve.rules.db import load_rules
 from kresolve.rules.plan import plans_for
 from kresolve.solve.resolve import solve
 from kresolve.target import make_target
-from localindex import make_wheel, write_simple_index
 
 RULES = """
 [[route]]
@@ -223,6 +223,7 @@ def test_bad_policy_files_are_bad_input(tmp_path):
 
 def test_shipped_example_policy_loads():
     from conftest import TESTS
+
     from kresolve.policy import load_policy
 
     policy = load_policy(TESTS.parent / "rules" / "approved" / "example-platform-2026q3.toml")

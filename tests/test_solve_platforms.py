@@ -1,6 +1,7 @@
 """Distribution aliases (tensorflow-macos, tensorflow-gpu) and GPU facts, over a local index."""
 
 import pytest
+from localindex import make_wheel, write_simple_index
 
 from kresolve.artifact.facts import ModelFacts
 from kresolve.errors import Unsolvable
@@ -9,7 +10,6 @@ from kresolve.rules.db import load_rules
 from kresolve.rules.plan import plans_for
 from kresolve.solve.resolve import solve
 from kresolve.target import make_target
-from localindex import make_wheel, write_simple_index
 
 RULES = """
 [[route]]

@@ -3,7 +3,8 @@
 `inspect(path)` decides what the path *is* from its bytes and layout (never its extension),
 hands it to the matching reader and attaches the `kresolve.json` sidecar when there is one,
 plus the evidence of the project files around the model (requirements.txt, environment.yml,
-pyproject.toml, ...; see project.py). Nothing is imported from the model, nothing in it is
+pyproject.toml, ...; see project.py). A weights-only HDF5 file is read together with the
+architecture JSON beside it, and `inspect model.json` reads that same pair (see archjson.py). Nothing is imported from the model, nothing in it is
 executed or unpickled, and weights are never read, so inspecting is fast and safe on untrusted
 files. `discover(dir)` / `inspect_all(dir)` find and read every model under a directory.
 """
@@ -14,12 +15,14 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
+from kresolve.artifact.archjson import looks_like_json, weights_for
 from kresolve.artifact.discovery import Discovery, discover, find_models
 from kresolve.artifact.facts import (
     FORMAT_H5,
     FORMAT_H5_WEIGHTS,
     FORMAT_KERAS_ZIP,
     FORMAT_SAVEDMODEL,
+    FORMAT_WEIGHTS_JSON,
     CustomObject,
     LambdaLayer,
     ModelFacts,
@@ -30,6 +33,7 @@ from kresolve.artifact.facts import (
     TensorSpec,
 )
 from kresolve.artifact.h5 import read_h5
+from kresolve.artifact.jsontext import bad
 from kresolve.artifact.kerazip import read_keras_dir, read_keras_zip
 from kresolve.artifact.project import Cache, project_evidence
 from kresolve.artifact.savedmodel import read_savedmodel
@@ -42,6 +46,7 @@ __all__ = [
     "FORMAT_H5_WEIGHTS",
     "FORMAT_KERAS_ZIP",
     "FORMAT_SAVEDMODEL",
+    "FORMAT_WEIGHTS_JSON",
     "BadInput",
     "CustomObject",
     "Discovery",
@@ -81,9 +86,15 @@ def inspect_all(path: str | os.PathLike[str], *, project: bool = True
 
 
 def _inspect(model: Path, project_cache: Cache | None) -> ModelFacts:
-    kind, where = sniff(model)
+    weights = weights_for(model) if looks_like_json(model) else None
+    if weights is not None:  # `inspect model.json`: the pair is read from its weights file
+        kind, where = Kind.HDF5, weights
+    else:
+        kind, where = sniff(model)
     if kind is Kind.HDF5:
         facts = read_h5(where)
+        if weights is not None and not _same_file(facts.architecture, model):
+            raise _not_the_pair(model, facts)
     elif kind is Kind.ZIP:
         facts = read_keras_zip(where)
     elif kind is Kind.SAVEDMODEL:
@@ -92,6 +103,8 @@ def _inspect(model: Path, project_cache: Cache | None) -> ModelFacts:
         facts = read_keras_dir(where)
 
     sidecar_path = find_sidecar(where)
+    if sidecar_path is None and facts.architecture:  # a sidecar may name the JSON instead
+        sidecar_path = find_sidecar(Path(facts.architecture))
     if sidecar_path is not None:
         sidecar = read_sidecar(sidecar_path)
         facts = replace(facts, sidecar=sidecar, notes=facts.notes + _cross_check(facts, sidecar))
@@ -100,6 +113,21 @@ def _inspect(model: Path, project_cache: Cache | None) -> ModelFacts:
         if evidence:
             facts = replace(facts, project=evidence)
     return facts
+
+
+def _same_file(path: str | None, other: Path) -> bool:
+    return path is not None and Path(path).resolve() == other.resolve()
+
+
+def _not_the_pair(json_path: Path, facts: ModelFacts) -> BadInput:
+    weights = Path(facts.path).name
+    if facts.format == FORMAT_H5:
+        why = f"{weights} beside it is a full model (architecture included): inspect {weights}"
+    elif facts.architecture:
+        why = f"{weights} beside it pairs with {Path(facts.architecture).name}, not with this file"
+    else:
+        why = f"{weights} beside it does not pair with it (see `kresolve inspect {weights}`)"
+    return bad(json_path, f"a Keras architecture JSON (model.to_json()) holds no weights; {why}")
 
 
 def _cross_check(facts: ModelFacts, sidecar: Sidecar) -> tuple[str, ...]:

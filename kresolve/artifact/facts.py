@@ -13,6 +13,9 @@ FORMAT_H5 = "keras-h5"  # HDF5 full model (model_config attribute present)
 FORMAT_H5_WEIGHTS = "keras-h5-weights"  # HDF5 weights only: needs code to rebuild the architecture
 FORMAT_KERAS_ZIP = "keras-zip"  # `.keras` zip (config.json + metadata.json + model.weights.h5)
 FORMAT_SAVEDMODEL = "savedmodel"  # TF SavedModel directory (saved_model.pb)
+# HDF5 weights (`save_weights`) with the architecture JSON (`to_json()`) beside it: loads with
+# `model_from_json` + `load_weights`; `ModelFacts.architecture` names the JSON file.
+FORMAT_WEIGHTS_JSON = "keras-weights-json"
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,9 @@ class CustomObject:
     class_name: str
     module: str | None = None  # e.g. "my_pkg.layers" when the config records it
     registered_name: str | None = None  # e.g. "MyPackage>MyLayer"
+    # True when only the training/compile config names it (a custom loss, metric or optimizer):
+    # `load_model(..., compile=False)` does not need its code.
+    compile_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -141,3 +147,5 @@ class ModelFacts:
     # Project files found near the model (requirements.txt, environment.yml, ...), strongest
     # evidence first: installed env, lock files, env/requirements files, declared ranges.
     project: tuple[ProjectEvidence, ...] = ()
+    # FORMAT_WEIGHTS_JSON: the architecture JSON file read with the weights file (`path`).
+    architecture: str | None = None

@@ -1,4 +1,5 @@
-"""HDF5 models: Keras 1/2 `model.save('x.h5')`, Keras 3 legacy HDF5, and weights-only files.
+"""HDF5 models: Keras 1/2 `model.save('x.h5')`, Keras 3 legacy HDF5, and weights-only files
+(paired with the architecture JSON beside them when there is one: see archjson.py).
 
 Only root attributes and group names are read (h5py, in the worker process of h5worker.py); no
 dataset is ever touched, so a multi-GB file is inspected in milliseconds.
@@ -8,10 +9,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kresolve.artifact.facts import FORMAT_H5, FORMAT_H5_WEIGHTS, ModelFacts
+from kresolve.artifact.archjson import Architecture, find_architecture
+from kresolve.artifact.facts import FORMAT_H5, FORMAT_H5_WEIGHTS, FORMAT_WEIGHTS_JSON, ModelFacts
 from kresolve.artifact.h5worker import h5_metadata
 from kresolve.artifact.jsontext import bad, parse_json
-from kresolve.artifact.kerasconfig import keras_line, read_model_config, summarize_notes
+from kresolve.artifact.kerasconfig import (
+    keras_line,
+    layer_name,
+    layers_of,
+    read_model_config,
+    summarize_notes,
+)
 from kresolve.artifact.limits import LIST_PREVIEW
 from kresolve.errors import BadInput
 
@@ -70,42 +78,85 @@ def _weights_only(path: Path, meta: dict, keras_version: str | None,
                   backend: str | None) -> ModelFacts:
     names: list[str] | None = meta["layer_names"]
     root_keys: list[str] = meta["root_keys"]
-    notes = ["weights only: no architecture in the file; the code (or architecture JSON) that "
-             "builds the model is needed to load these weights"]
     if names is not None:
-        detail = f"HDF5 weights only (Keras save_weights, {len(names)} layers"
-        lambdas = [name for name in names if name.lower().startswith("lambda")]
-        if lambdas:
-            notes.append(f"layer names suggest Lambda layer(s) ({', '.join(lambdas[:LIST_PREVIEW])})"
-                         " whose code is not in this file")
+        what = f"HDF5 weights only (Keras save_weights, {len(names)} layers"
     elif any(key in _V3_WEIGHT_GROUPS or key.startswith("layers\\") for key in root_keys):
-        detail = "HDF5 weights only (Keras 3 / .keras-style weights file"
+        what = "HDF5 weights only (Keras 3 / .keras-style weights file"
     else:
         shown = ", ".join(root_keys[:LIST_PREVIEW]) or "nothing"
         raise bad(path, "HDF5 file but not a Keras model: no model_config, layer_names or Keras "
                         f"weights layout (root holds: {shown})")
-    line = keras_line(keras_version)
-    detail += f", {line})" if line else ")"
+    notes: list[str] = []
     odd = [key for key in root_keys if "\\" in key]
     if odd:
         notes.append(f"HDF5 group names contain Windows backslashes (e.g. {odd[0]!r}): written on "
                      "Windows; Keras on Linux/macOS may not find these weights")
-    sibling = _architecture_json_beside(path)
-    if sibling:
-        notes.append(f"an architecture JSON lies beside it ({sibling}): rebuild with "
-                     "model_from_json, then load_weights")
+    pairing = find_architecture(path)
+    notes.extend(pairing.notes)
+    if pairing.architecture is not None:
+        return _with_architecture(path, pairing.architecture, names, what, keras_version,
+                                  backend, notes)
+    line = keras_line(keras_version)
+    notes.insert(0, "weights only: no architecture in the file; the code (or architecture JSON) "
+                    "that builds the model is needed to load these weights")
+    if names is not None:
+        lambdas = [name for name in names if name.lower().startswith("lambda")]
+        if lambdas:
+            notes.append(f"layer names suggest Lambda layer(s) ({', '.join(lambdas[:LIST_PREVIEW])})"
+                         " whose code is not in this file")
     return ModelFacts(
         path=str(path),
         format=FORMAT_H5_WEIGHTS,
-        format_detail=detail,
+        format_detail=what + (f", {line})" if line else ")"),
         keras_version=keras_version,
         backend=backend,
         notes=tuple(notes),
     )
 
 
-def _architecture_json_beside(path: Path) -> str | None:
-    for candidate in (path.with_suffix(".json"), path.parent / "model.json"):
-        if candidate != path and candidate.is_file():
-            return candidate.name
-    return None
+def _with_architecture(path: Path, arch: Architecture, names: list[str] | None, what: str,
+                       h5_keras: str | None, h5_backend: str | None,
+                       notes: list[str]) -> ModelFacts:
+    """FORMAT_WEIGHTS_JSON: the weights file with the `to_json()` architecture beside it."""
+    model = arch.model
+    json_keras = _text(model.get("keras_version"))
+    keras_version = json_keras or h5_keras
+    backend = _text(model.get("backend")) or h5_backend
+    reading = read_model_config(model, arch.path)
+    line = keras_line(keras_version)
+    if line is None and "module" in model:  # Keras 3 to_json() records no version
+        line = "Keras 3 serialization, version not recorded"
+    notes.insert(0, f"weights only in {path.name}; the architecture is read from {arch.path.name} "
+                    "beside it: load with model_from_json, then load_weights")
+    if json_keras and h5_keras and json_keras != h5_keras:
+        notes.append(f"{arch.path.name} records keras_version {json_keras} but the weights file "
+                     f"{h5_keras}: the architecture's version is used")
+    if line == "Keras 1":
+        notes.append("a Keras 1 architecture: its layer arguments (nb_filter, init, border_mode, "
+                     "output_dim, ...) are Keras 1 names that tf.keras 2 does not accept")
+    if names is not None:
+        known = {layer_name(layer) for layer in layers_of(model)}
+        missing = [name for name in names if name not in known]
+        if missing:
+            notes.append(f"weights for layer(s) {', '.join(missing[:LIST_PREVIEW])} have no layer "
+                         f"of that name in {arch.path.name}: it may describe another model, and "
+                         "load_weights may fail")
+    notes.extend(summarize_notes(reading))
+    return ModelFacts(
+        path=str(path),
+        format=FORMAT_WEIGHTS_JSON,
+        format_detail=f"{what}) + architecture JSON {arch.path.name}" + (f" ({line})" if line else ""),
+        keras_version=keras_version,
+        backend=backend,
+        model_class=reading.model_class,
+        layer_classes=reading.layer_classes,
+        custom_objects=reading.custom_objects,
+        lambda_layers=reading.lambda_layers,
+        inputs=reading.inputs,
+        notes=tuple(notes),
+        architecture=str(arch.path),
+    )
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None

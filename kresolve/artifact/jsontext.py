@@ -10,7 +10,6 @@ from typing import Any
 from kresolve.artifact.limits import MAX_JSON_BYTES, MAX_JSON_DEPTH, MiB
 from kresolve.errors import BadInput
 
-
 _LINE_BREAKS = re.compile(r"[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+")
 
 

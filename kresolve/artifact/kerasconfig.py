@@ -14,7 +14,7 @@ differences:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kresolve.artifact.bytecode import function_bytes, python_hint
@@ -56,8 +56,10 @@ def read_model_config(model: Any, source: object, compile_config: Any = None) ->
         raise bad(source, "model config is not a Keras object (no class_name)")
     walker = _Walker()
     walker.walk_model(model)
-    walker.scan_objects(model)
+    # .keras config.json and Keras 3 to_json() nest the compile config in the model object.
+    walker.scan_objects({k: v for k, v in model.items() if k != "compile_config"})
     if isinstance(compile_config, dict):
+        walker.compile_phase = True  # what only the compile config names is not needed to load
         walker.scan_objects(compile_config)
         walker.scan_compile_strings(compile_config)
     return ConfigReading(
@@ -87,7 +89,7 @@ def _layer_config(layer: dict) -> dict:
     return config if isinstance(config, dict) else {}
 
 
-def _layer_name(layer: dict) -> str | None:
+def layer_name(layer: dict) -> str | None:
     name = layer.get("name")
     if not isinstance(name, str):
         name = _layer_config(layer).get("name")
@@ -100,8 +102,12 @@ class _Walker:
         self.custom: dict[tuple, CustomObject] = {}
         self.lambdas: list[LambdaLayer] = []
         self.notes: list[str] = []
+        self.compile_phase = False
 
     def _add_custom(self, obj: CustomObject) -> None:
+        if self.compile_phase:
+            obj = replace(obj, compile_only=True)
+        # Keyed without compile_only: a class the model itself uses stays needed-to-load.
         self.custom.setdefault((obj.class_name, obj.module, obj.registered_name), obj)
 
     # Layers ---------------------------------------------------------------------------------
@@ -135,7 +141,7 @@ class _Walker:
         function = config.get("function")
         if function is None or cls in _OP_LAMBDAS:
             return
-        name = _layer_name(layer) or cls
+        name = layer_name(layer) or cls
         blob = _bytecode_text(function, config)
         if blob is not None:
             decoded = function_bytes(blob)
@@ -159,7 +165,7 @@ class _Walker:
         # e.g. TensorFlow Probability layers keep cloudpickled functions as base64 strings.
         for key, value in config.items():
             if isinstance(value, str) and len(value) > 16 and value.startswith(_PICKLE_BASE64):
-                name = _layer_name(layer) or cls
+                name = layer_name(layer) or cls
                 self.notes.append(
                     f"{cls} layer '{name}' embeds a pickled Python object in '{key}': loading it "
                     "runs code and needs the writer's Python and pickling library"
@@ -328,7 +334,7 @@ def _spec_from_layer(layer: dict, name: str | None = None) -> TensorSpec | None:
             shape = (None, *inner) if inner is not None else None
         else:
             return None
-    spec_name = name or _layer_name(layer) or "input"
+    spec_name = name or layer_name(layer) or "input"
     return TensorSpec(spec_name, shape, _dtype_of(config))
 
 
@@ -358,7 +364,7 @@ def model_inputs(model: dict, depth: int = 0) -> tuple[TensorSpec, ...]:
     config = _layer_config(model)
     names = _input_layer_names(config.get("input_layers"))
     if names:
-        by_name = {_layer_name(layer): layer for layer in layers}
+        by_name = {layer_name(layer): layer for layer in layers}
         specs = []
         for name in names:
             layer = by_name.get(name)
@@ -373,7 +379,7 @@ def model_inputs(model: dict, depth: int = 0) -> tuple[TensorSpec, ...]:
         return (spec,) if spec else ()
     if first.get("class_name") in MODEL_CLASSES or layers_of(first):
         return model_inputs(first, depth + 1)
-    first_name = _layer_name(first) or "input"
+    first_name = layer_name(first) or "input"
     spec = _spec_from_layer(first, f"{first_name}_input")
     if spec:
         return (spec,)

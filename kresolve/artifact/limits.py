@@ -34,5 +34,16 @@ MAX_BYTECODE_CHARS = 16 * MiB
 # it (a SavedModel holds a handful, an unpacked .keras three), and how deep the walk goes.
 MAX_DIR_ENTRIES = 10_000
 MAX_DIR_DEPTH = 32
+# JSON files read beside a weights-only HDF5 file when looking for its architecture JSON.
+MAX_ARCHITECTURE_CANDIDATES = 20
+# ... and the largest of those other JSON files read (a to_json() file is KiB to a few MiB).
+MAX_ARCHITECTURE_SCAN_BYTES = 16 * MiB
 # Entries listed when telling the user what a directory or archive holds.
 LIST_PREVIEW = 5
+# Source distributions read at lock time for their dependencies (never unpacked to disk, never
+# run). The sdists kresolve needs (gast, wrapt, termcolor) are < 100 KiB; numpy's are ~15 MiB.
+MAX_SDIST_BYTES = 64 * MiB
+MAX_SDIST_UNPACKED_BYTES = 512 * MiB
+MAX_SDIST_MEMBERS = 50_000
+# PKG-INFO, requires.txt, setup.py, setup.cfg, pyproject.toml: text files of a few KiB.
+MAX_SDIST_METADATA_MEMBER_BYTES = 4 * MiB

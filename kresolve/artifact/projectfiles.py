@@ -124,7 +124,7 @@ class Collector:
             self._variant_noted.add(canonical)
             self.note(f"{shown}: {_VARIANTS[canonical]}")
         if canonical == "tensorflow" and "and-cuda" in {canonicalize_name(e) for e in extras}:
-            self.note(f"tensorflow[and-cuda]: TensorFlow with CUDA libraries from pip wheels: the "
+            self.note("tensorflow[and-cuda]: TensorFlow with CUDA libraries from pip wheels: the "
                       "training env likely had an NVIDIA GPU")
 
     def has(self, name: str) -> bool:

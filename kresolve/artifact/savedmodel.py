@@ -23,7 +23,7 @@ from kresolve.artifact.facts import (
 )
 from kresolve.artifact.jsontext import bad, parse_json, read_bounded
 from kresolve.artifact.kerasconfig import keras_line, read_model_config, summarize_notes
-from kresolve.artifact.limits import MAX_KERAS_METADATA_BYTES, MAX_PROTO_BYTES, MiB
+from kresolve.artifact.limits import MAX_KERAS_METADATA_BYTES, MAX_PROTO_BYTES
 from kresolve.artifact.protowire import Message, WireError, to_int64
 
 SAVED_MODEL_PB = "saved_model.pb"

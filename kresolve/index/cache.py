@@ -35,7 +35,7 @@ class Cache:
         self.root = root or default_cache_dir()
 
     def _key_path(self, kind: str, key: str, suffix: str) -> Path:
-        digest = key if kind == "metadata" else hashlib.sha256(key.encode()).hexdigest()
+        digest = key if kind in ("metadata", "dates") else hashlib.sha256(key.encode()).hexdigest()
         return self.root / kind / digest[:2] / f"{digest}{suffix}"
 
     # Wheel METADATA never changes for a given file hash, so it never expires.
@@ -47,6 +47,16 @@ class Cache:
 
     def put_metadata(self, key: str, data: bytes) -> None:
         atomic_write(self._key_path("metadata", key, ".METADATA"), data)
+
+    # A file's release date (read from inside it) never changes for a given hash either.
+    def get_date(self, sha256: str) -> str | None:
+        try:
+            return self._key_path("dates", sha256, ".date").read_text("utf-8")
+        except OSError:
+            return None
+
+    def put_date(self, sha256: str, text: str) -> None:
+        atomic_write(self._key_path("dates", sha256, ".date"), text.encode())
 
     def get_page(self, url: str) -> dict | None:
         """{'body', 'content_type', 'etag', 'fetched', 'max_age'} or None."""

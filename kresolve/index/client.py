@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import ssl
 import threading
@@ -9,8 +10,8 @@ import time
 import zipfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
 from email.parser import BytesHeaderParser
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 from urllib.parse import unquote, urlparse
@@ -19,10 +20,12 @@ from urllib.request import url2pathname
 import httpx
 from packaging.utils import canonicalize_name
 
+from ..artifact.limits import MAX_SDIST_BYTES, MiB
 from ..errors import IndexUnavailable
 from .cache import Cache
 from .config import IndexConfig
 from .rangezip import RangeFile, read_dist_info_metadata
+from .sdist import READER_VERSION, SDIST_SUFFIXES, is_sdist, read_sdist, refused, unknown_from_headers
 from .simple import ACCEPT, DistFile, parse_page
 
 USER_AGENT = "kresolve (+https://github.com/kresolve)"
@@ -36,6 +39,7 @@ class DistMetadata:
     requires_python: str | None
     requires_dist: tuple[str, ...]
     provides_extra: tuple[str, ...]
+    unknown_dependencies: str | None = None  # an sdist whose dependencies only running it would tell
 
 
 def parse_metadata(data: bytes) -> DistMetadata:
@@ -46,6 +50,7 @@ def parse_metadata(data: bytes) -> DistMetadata:
         requires_python=msg.get("Requires-Python"),
         requires_dist=tuple(msg.get_all("Requires-Dist") or ()),
         provides_extra=tuple(canonicalize_name(e) for e in msg.get_all("Provides-Extra") or ()),
+        unknown_dependencies=unknown_from_headers(msg.get),
     )
 
 
@@ -176,7 +181,8 @@ class Index:
 
     def prefetch_metadata(self, dists: Iterable[DistFile]) -> None:
         for dist in dists:
-            self._meta_future(dist)
+            if not is_sdist(dist.filename):  # an sdist is downloaded whole: only when the solver tries it
+                self._meta_future(dist)
 
     def _meta_future(self, dist: DistFile) -> Future[DistMetadata]:
         key = dist.sha256 or dist.url
@@ -188,6 +194,8 @@ class Index:
     def _load_metadata(self, dist: DistFile) -> DistMetadata:
         # Keyed by the file's hash: the same wheel has the same METADATA on every index.
         key = dist.sha256 or re.sub(r"[^A-Za-z0-9]", "_", dist.url)[-200:]
+        if is_sdist(dist.filename):
+            key += f".sdist{READER_VERSION}"  # what kresolve read from it, not the file's own METADATA
         data = self.cache.get_metadata(key)
         if data is None:
             if self.offline:
@@ -196,13 +204,8 @@ class Index:
             self.cache.put_metadata(key, data)
         return parse_metadata(data)
 
-    def _fetch_metadata(self, dist: DistFile) -> bytes:
-        if dist.url.startswith("file:"):
-            with open(_local_path(dist.url), "rb") as fh:
-                return read_dist_info_metadata(fh)
-        if dist.has_core_metadata:
-            self.stats["metadata_pep658"] += 1
-            return self._get(dist.url + ".metadata", {}, dist.index).content
+    def range_file(self, dist: DistFile, tail: int | None = None) -> RangeFile:
+        """A seekable view of a remote file that fetches only the byte ranges read (HTTP Range)."""
 
         def fetch(start: int | None, end: int | None) -> tuple[bytes, int | None, bool]:
             rng = f"bytes=-{end}" if start is None else f"bytes={start}-{end}"
@@ -213,8 +216,20 @@ class Index:
                 total = int(content_range.rsplit("/", 1)[1])
             return response.content, total, response.status_code == 206
 
+        return RangeFile(fetch) if tail is None else RangeFile(fetch, tail)
+
+    def _fetch_metadata(self, dist: DistFile) -> bytes:
+        if is_sdist(dist.filename):
+            return self._sdist_metadata(dist)
+        if dist.url.startswith("file:"):
+            with open(_local_path(dist.url), "rb") as fh:
+                return read_dist_info_metadata(fh)
+        if dist.has_core_metadata:
+            self.stats["metadata_pep658"] += 1
+            return self._get(dist.url + ".metadata", {}, dist.index).content
+
         try:
-            remote = RangeFile(fetch)
+            remote = self.range_file(dist)
             if remote.whole:
                 self.stats["metadata_downloaded"] += 1
             else:
@@ -222,3 +237,53 @@ class Index:
             return read_dist_info_metadata(remote)
         except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
             raise IndexUnavailable(f"could not read METADATA of {dist.filename} from {dist.index}: {exc}") from None
+
+    # -- source distributions ------------------------------------------------------------------
+    def _sdist_metadata(self, dist: DistFile) -> bytes:
+        """What the sdist states about its dependencies, read without running it (index/sdist.py)."""
+        project, _, version = dist.filename[: -len(next(s for s in SDIST_SUFFIXES if dist.filename.endswith(s)))].rpartition("-")
+        data = self._download(dist, MAX_SDIST_BYTES)
+        if data is None:
+            why = f"its source distribution is larger than {MAX_SDIST_BYTES // MiB} MiB, more than kresolve reads at lock time"
+            return refused(canonicalize_name(project), version, why).to_core_metadata()
+        return read_sdist(dist.filename, data, project, version).to_core_metadata()
+
+    def _download(self, dist: DistFile, limit: int) -> bytes | None:
+        """The whole file, checked against its sha256; None when it is larger than `limit`."""
+        if dist.url.startswith("file:"):
+            path = _local_path(dist.url)
+            if path.stat().st_size > limit:
+                return None
+            data = path.read_bytes()
+        else:
+            data = self._stream(dist, limit)
+            if data is None:
+                return None
+        if dist.sha256 and hashlib.sha256(data).hexdigest() != dist.sha256:
+            raise IndexUnavailable(f"{dist.filename} from {dist.index} does not match the sha256 its index page gives")
+        self.stats["sdists_downloaded"] = self.stats.get("sdists_downloaded", 0) + 1
+        return data
+
+    def _stream(self, dist: DistFile, limit: int) -> bytes | None:
+        last = ""
+        for attempt in range(RETRIES):
+            try:
+                with self._http.stream("GET", dist.url, headers={"Accept-Encoding": "identity"}) as response:
+                    if response.status_code < 400:
+                        length = response.headers.get("content-length", "")
+                        if length.isdigit() and int(length) > limit:
+                            return None
+                        buf = bytearray()
+                        for chunk in response.iter_raw():
+                            buf += chunk
+                            if len(buf) > limit:
+                                return None
+                        return bytes(buf)
+                    last = f"HTTP {response.status_code}"
+                    if response.status_code < 500 and response.status_code != 429:
+                        break
+            except httpx.HTTPError as exc:
+                last = f"{type(exc).__name__}: {exc}"
+            if attempt + 1 < RETRIES:
+                time.sleep(self.backoff * 2**attempt)
+        raise IndexUnavailable(f"index {dist.index} failed for {dist.url}: {last}")

@@ -3,12 +3,67 @@
 from __future__ import annotations
 
 import configparser
+import enum
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from packaging.utils import canonicalize_name
+
 PYPI_SIMPLE = "https://pypi.org/simple"
+ALL, NONE = ":all:", ":none:"
+
+
+class Format(enum.Enum):
+    BINARY = "binary"  # wheels
+    SOURCE = "source"  # sdists, built at install time
+
+
+@dataclass(frozen=True)
+class FormatControl:
+    """pip's --only-binary / --no-binary: which kinds of file may be used, per package."""
+
+    only_binary: frozenset[str] = frozenset()
+    no_binary: frozenset[str] = frozenset()
+
+    def allowed(self, name: str) -> frozenset[Format]:
+        """pip's FormatControl.get_allowed_formats: a named package beats :all:."""
+        name = canonicalize_name(name)
+        if name in self.only_binary:
+            return frozenset({Format.BINARY})
+        if name in self.no_binary:
+            return frozenset({Format.SOURCE})
+        if ALL in self.only_binary:
+            return frozenset({Format.BINARY})
+        if ALL in self.no_binary:
+            return frozenset({Format.SOURCE})
+        return frozenset(Format)
+
+    def with_options(self, only_binary: tuple[str, ...] = (), no_binary: tuple[str, ...] = ()) -> FormatControl:
+        """Add command-line values (comma-separated names, :all:, :none:) as pip does, except
+        that order does not matter: :all:/:none: apply first, so a named package always wins."""
+        only, no = set(self.only_binary), set(self.no_binary)
+        values = {"only": _split(only_binary), "no": _split(no_binary)}
+        both = (values["only"] & values["no"]) - {ALL, NONE}
+        if both:
+            raise ValueError(f"{', '.join(sorted(both))} named by both --only-binary and --no-binary")
+        for kind, mine, other in (("only", only, no), ("no", no, only)):
+            if NONE in values[kind]:
+                mine.clear()
+            if ALL in values[kind]:
+                mine.clear()
+                other.clear()
+                mine.add(ALL)
+        for kind, mine, other in (("only", only, no), ("no", no, only)):
+            for name in values[kind] - {ALL, NONE}:
+                mine.add(name)
+                other.discard(name)
+        return FormatControl(frozenset(only), frozenset(no))
+
+
+def _split(values: tuple[str, ...] | list[str]) -> set[str]:
+    return {v if v in (ALL, NONE) else canonicalize_name(v) for item in values for v in item.split(",") if v.strip()}
 
 
 @dataclass(frozen=True)
@@ -16,6 +71,10 @@ class IndexConfig:
     index_url: str = PYPI_SIMPLE
     extra_index_urls: tuple[str, ...] = ()
     cert: str | None = None  # CA bundle, as pip's `cert`
+    formats: FormatControl = field(default_factory=FormatControl)  # pip's only-binary / no-binary
+
+    def with_formats(self, only_binary: tuple[str, ...] = (), no_binary: tuple[str, ...] = ()) -> IndexConfig:
+        return replace(self, formats=self.formats.with_options(only_binary, no_binary))
 
     @property
     def urls(self) -> tuple[str, ...]:
@@ -52,7 +111,7 @@ def read_pip_config(env: dict[str, str] | None = None) -> IndexConfig:
             for section in ("global", "download", "install"):
                 if parser.has_section(section):
                     values.update(parser.items(section))
-    for key in ("index-url", "extra-index-url", "cert"):
+    for key in ("index-url", "extra-index-url", "cert", "only-binary", "no-binary"):
         env_value = env.get("PIP_" + key.upper().replace("-", "_"))
         if env_value:
             values[key] = env_value
@@ -61,4 +120,6 @@ def read_pip_config(env: dict[str, str] | None = None) -> IndexConfig:
         index_url=values.get("index-url", PYPI_SIMPLE).strip().rstrip("/"),
         extra_index_urls=extras,
         cert=values.get("cert") or None,
+        formats=FormatControl().with_options(tuple(values.get("only-binary", "").split()),
+                                             tuple(values.get("no-binary", "").split())),
     )

@@ -21,6 +21,7 @@ class DistFile:
     yanked: bool = False
     has_core_metadata: bool = False  # PEP 658/714: `url + ".metadata"` exists
     index: str = ""  # the index URL this file was listed by
+    upload_time: str | None = None  # PEP 700 `upload-time` (ISO 8601, UTC) where the index gives it
 
 
 class _LinkParser(HTMLParser):
@@ -82,6 +83,7 @@ def parse_json(body: str, page_url: str, index: str = "") -> list[DistFile]:
                 yanked=bool(entry.get("yanked")),
                 has_core_metadata=bool(core),
                 index=index,
+                upload_time=entry.get("upload-time") if isinstance(entry.get("upload-time"), str) else None,
             )
         )
     return files

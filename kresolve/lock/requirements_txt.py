@@ -2,16 +2,35 @@
 
 Installable with `pip install --require-hashes --no-deps -r requirements.txt`: the lock is
 complete, so no resolver needs to run at install time.
+
+Wheels only (`--only-binary :all:`), except pins that exist only as an sdist for the target:
+each gets a `--no-binary NAME` line (pip applies the more specific option), its sdist's
+sha256, and a `# built from source` note; pip and uv build it in an isolated build env.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+
+from packaging.utils import canonicalize_name
 
 from ..solve.resolve import Environment, Pin
 
 LOADER_LINE = "# loader: "
 ENV_LINE = "# the loader needs these environment variables: "
+NO_BINARY = "--no-binary "
+FROM_SOURCE_NOTE = "    # built from source: no wheel for this target, only its sdist (built at install time)"
+
+
+@dataclass(frozen=True)
+class LockedPin:
+    """One requirement block of a written lock, as an installer reads it."""
+
+    name: str
+    version: str
+    text: str  # the `name==version \ --hash=…` lines
+    from_source: bool
 
 
 def _via_lines(pin: Pin, route_id: str) -> list[str]:
@@ -40,6 +59,7 @@ def render(env: Environment, model: str, command: str, version: str) -> str:
         "# install with: pip install --require-hashes --no-deps -r requirements.txt",
         "#",
         "--only-binary :all:",
+        *[f"{NO_BINARY}{pin.name}" for pin in env.pins if pin.from_source],
         "",
     ]
     for pin in env.pins:
@@ -50,7 +70,27 @@ def render(env: Environment, model: str, command: str, version: str) -> str:
         lines += [f"    --hash=sha256:{h} \\" for h in hashes[:-1]]
         lines.append(f"    --hash=sha256:{hashes[-1]}")
         lines += _via_lines(pin, env.plan.route.id)
+        if pin.from_source:
+            lines.append(FROM_SOURCE_NOTE)
     return "\n".join(lines) + "\n"
+
+
+def locked_pins(text: str) -> list[LockedPin]:
+    """The pins of a lock `render` wrote (continuation lines joined), with their format."""
+    source = {canonicalize_name(line[len(NO_BINARY):].strip()) for line in text.splitlines() if line.startswith(NO_BINARY)}
+    pins: list[LockedPin] = []
+    block: list[str] = []
+    for line in text.splitlines() + [""]:
+        if block and (line.startswith((" ", "\t")) and "--hash=" in line):
+            block.append(line)
+            continue
+        if block:
+            name, _, version = block[0].split(" ")[0].partition("==")
+            pins.append(LockedPin(name, version, "\n".join(block), canonicalize_name(name) in source))
+            block = []
+        if line and not line.startswith(("#", "-", " ")) and "==" in line:
+            block = [line]
+    return pins
 
 
 def read_header(text: str) -> tuple[str | None, dict[str, str]]:

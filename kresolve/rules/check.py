@@ -27,7 +27,8 @@ SOURCE = re.compile(r"^(https://\S+|metadata:[A-Za-z0-9._-]+==\S+|test:tests/\S+
 
 def _sources(db: RulesDB, repo: Path | None) -> list[Finding]:
     found = []
-    for rule in (*db.constraints, *db.eras, *db.routes, *db.known_bad, *db.distributions, *db.accelerators):
+    for rule in (*db.constraints, *db.eras, *db.routes, *db.known_bad, *db.distributions, *db.accelerators, *db.advisories,
+                 *db.companions):
         if not SOURCE.match(rule.source):
             found.append(Finding("error", (rule.id,), f"source {rule.source!r} is not a URL, metadata:NAME==VERSION or test:tests/FILE.py::NAME"))
         elif rule.source.startswith("test:") and repo is not None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import enum
 import re
 import tomllib
-from datetime import date
 from dataclasses import dataclass
+from datetime import date
 from functools import cached_property
 from pathlib import Path
 
@@ -17,12 +18,49 @@ from packaging.version import Version
 from ..errors import KresolveError
 
 PLATFORM_NAMES = ("linux-64", "linux-aarch64", "osx-64", "osx-arm64", "win-64")
-LOADERS = ("tf.keras", "keras", "tf_keras", "tfsmlayer", "tf.saved_model")
-FORMATS = ("keras-h5", "keras-h5-weights", "keras-zip", "savedmodel")
+# keras.multibackend: standalone Keras 1.x-2.3 (`keras.models.load_model`, backend from KERAS_BACKEND);
+# tf.compat.v1.saved_model: a TF1 session + `tf.compat.v1.saved_model.loader.load` (TensorFlow 1.x).
+LOADERS = ("tf.keras", "keras", "tf_keras", "tfsmlayer", "tf.saved_model", "keras.multibackend", "tf.compat.v1.saved_model")
+KERAS_FLAVOURS = ("tf", "standalone")  # keras_version recorded with a "-tf" suffix (tf.keras before 2.4), or not
+FORMATS = ("keras-h5", "keras-h5-weights", "keras-weights-json", "keras-zip", "savedmodel")
 
 
 class RulesError(KresolveError):
     exit_code = 2
+
+
+class AdvisoryTrigger(enum.Enum):
+    """The file feature an [[advisory]] is about (rules/advisories.toml): when the model has it,
+    the solver prefers releases outside the advisory's range."""
+
+    NONE = "none"  # hostile content kresolve cannot see (a crafted config, a huge weight shape): report only
+    KERAS_ZIP_LAMBDA = "keras-zip-lambda"  # a .keras archive with Lambda layers
+    LAMBDA = "lambda"  # Lambda layers, any format
+    H5_LAMBDA = "h5-lambda"  # an HDF5 model with Lambda layers
+    CONFIG_MODULE = "config-module"  # a .keras config naming classes from modules outside Keras
+    LAYER_CLASS = "layer-class"  # one of the advisory's `layer_classes`
+
+
+@dataclass(frozen=True)
+class Advisory:
+    """A published advisory about a loader reading untrusted files: the releases it lists as
+    affected, the fixed ones, and what in a file it is about."""
+
+    id: str  # GHSA id, or the CVE id where there is no GHSA
+    cve: str | None
+    package: str  # canonical name
+    affected: tuple[SpecifierSet, ...]  # a version in any of them is affected
+    fixed: tuple[str, ...]  # first releases outside `affected`, per line
+    trigger: AdvisoryTrigger
+    layer_classes: tuple[str, ...]  # for AdvisoryTrigger.LAYER_CLASS
+    note: str | None
+    reason: str  # what the advisory is about, in one sentence
+    source: str
+    file: str
+
+    def affects(self, name: str, version: Version) -> bool:
+        return canonicalize_name(name) == self.package and any(
+            spec.contains(version, prereleases=True) for spec in self.affected)
 
 
 @dataclass(frozen=True)
@@ -69,6 +107,17 @@ class Route:
     source: str
     caveats: tuple[str, ...]
     file: str
+    # Only for files whose keras_version has this flavour (KERAS_FLAVOURS), and whose recorded
+    # backend is one of these (a file that records no backend matches any).
+    writer_keras_flavour: str | None = None
+    writer_backend: tuple[str, ...] = ()
+
+    def matches_writer_stack(self, keras_version: str | None, backend: str | None) -> bool:
+        if self.writer_keras_flavour is not None:
+            flavour = "tf" if (keras_version or "").strip().endswith("-tf") else "standalone"
+            if flavour != self.writer_keras_flavour:
+                return False
+        return not (self.writer_backend and backend and backend not in self.writer_backend)
 
 
 @dataclass(frozen=True)
@@ -119,6 +168,22 @@ class Accelerator:
 
 
 @dataclass(frozen=True)
+class Companion:
+    """A package that provides Keras classes a model may reference (tensorflow-probability's
+    layers, tensorflow-addons' ...): how to recognise its classes in a file. Its version pairing
+    with TensorFlow is ordinary [[constraint]] rules on `package`."""
+
+    id: str
+    package: str  # canonical distribution name to add ("tensorflow-probability")
+    modules: tuple[str, ...]  # top-level import packages ("tensorflow_probability")
+    registered_packages: tuple[str, ...]  # Keras registered_name prefixes ("Addons" in "Addons>WeightNormalization")
+    class_names: tuple[str, ...]  # class names only this package defines (files that record no module)
+    reason: str
+    source: str
+    file: str
+
+
+@dataclass(frozen=True)
 class RulesDB:
     root: str
     constraints: tuple[Constraint, ...]
@@ -127,6 +192,8 @@ class RulesDB:
     known_bad: tuple[KnownBad, ...] = ()
     distributions: tuple[Distribution, ...] = ()
     accelerators: tuple[Accelerator, ...] = ()
+    companions: tuple[Companion, ...] = ()
+    advisories: tuple[Advisory, ...] = ()
 
     def constraints_for(self, name: str, version: Version) -> list[Constraint]:
         return [c for c in self._constraints_by_name.get(name, ()) if c.applies_to(name, version)]
@@ -138,8 +205,9 @@ class RulesDB:
             grouped.setdefault(canonicalize_name(c.when.name), []).append(c)
         return grouped
 
-    def by_id(self, rule_id: str) -> Constraint | Era | Route | KnownBad | None:
-        for rule in (*self.constraints, *self.eras, *self.routes, *self.known_bad, *self.distributions, *self.accelerators):
+    def by_id(self, rule_id: str) -> Constraint | Era | Route | KnownBad | Distribution | Accelerator | Companion | Advisory | None:
+        for rule in (*self.constraints, *self.eras, *self.routes, *self.known_bad, *self.distributions, *self.accelerators,
+                     *self.companions, *self.advisories):
             if rule.id == rule_id:
                 return rule
         return None
@@ -147,7 +215,7 @@ class RulesDB:
     @property
     def count(self) -> int:
         return (len(self.constraints) + len(self.eras) + len(self.routes) + len(self.known_bad)
-                + len(self.distributions) + len(self.accelerators))
+                + len(self.distributions) + len(self.accelerators) + len(self.companions) + len(self.advisories))
 
 
 def default_rules_dir() -> Path:
@@ -165,7 +233,10 @@ _KEYS = {
     "known_bad": _COMMON | {"signatures", "when", "cause", "fix"},
     "distribution": _COMMON | {"package", "provided_by", "versions", "platforms", "gpu"},
     "accelerator": _COMMON | {"when", "platforms", "cuda", "cudnn", "min_driver", "requires", "note"},
-    "route": _COMMON | {"format", "writer_keras", "writer_tensorflow", "rank", "loader", "requires", "env", "caveats"},
+    "route": _COMMON | {"format", "writer_keras", "writer_tensorflow", "rank", "loader", "requires", "env", "caveats",
+                        "writer_keras_flavour", "writer_backend"},
+    "companion": _COMMON | {"package", "modules", "registered_packages", "class_names"},
+    "advisory": _COMMON | {"cve", "package", "affected", "fixed", "trigger", "layer_classes", "note"},
 }
 
 
@@ -228,9 +299,23 @@ def _is_date(text: object) -> bool:
         return False
 
 
-def _build(check: _Checker) -> Constraint | Era | Route:
+def _build(check: _Checker) -> Constraint | Era | Route | KnownBad | Distribution | Accelerator | Companion | Advisory:
     t = check.table
     common = dict(id=check.id, reason=t["reason"], source=t["source"], file=check.file)
+    if check.kind == "advisory":
+        return _advisory(check, common)
+    if check.kind == "companion":
+        lists = {}
+        for key in ("modules", "registered_packages", "class_names"):
+            value = t.get(key, [])
+            if not isinstance(value, list) or not all(isinstance(x, str) and x.strip() for x in value):
+                raise check.fail(f"{key!r} must be a list of non-empty strings")
+            lists[key] = tuple(value)
+        if not any(lists.values()):
+            raise check.fail("needs at least one of 'modules', 'registered_packages' or 'class_names'")
+        if any(not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", m) for m in lists["modules"]):
+            raise check.fail("'modules' are top-level import names (tensorflow_probability), not dotted paths")
+        return Companion(package=canonicalize_name(check.text("package")), **lists, **common)
     if check.kind == "constraint":
         requires = check.requirements("requires")
         if not requires:
@@ -304,7 +389,14 @@ def _build(check: _Checker) -> Constraint | Era | Route:
         raise check.fail("'rank' must be an integer")
     if not isinstance(caveats, list) or not all(isinstance(c, str) for c in caveats):
         raise check.fail("'caveats' must be a list of strings")
+    flavour, backends = t.get("writer_keras_flavour"), t.get("writer_backend", [])
+    if flavour is not None and (flavour not in KERAS_FLAVOURS or "writer_keras" not in t):
+        raise check.fail(f"'writer_keras_flavour' must be one of {', '.join(KERAS_FLAVOURS)} and goes with 'writer_keras'")
+    if not isinstance(backends, list) or not all(isinstance(b, str) and b for b in backends):
+        raise check.fail("'writer_backend' must be a list of backend names (tensorflow, theano, cntk)")
     return Route(
+        writer_keras_flavour=flavour,
+        writer_backend=tuple(backends),
         format=fmt,
         writer_keras=check.specifier("writer_keras"),
         writer_tensorflow=check.specifier("writer_tensorflow"),
@@ -315,6 +407,42 @@ def _build(check: _Checker) -> Constraint | Era | Route:
         caveats=tuple(caveats),
         **common,
     )
+
+
+def _advisory(check: _Checker, common: dict) -> Advisory:
+    t = check.table
+    if not re.fullmatch(r"GHSA(-[23456789cfghjmpqrvwx]{4}){3}|CVE-\d{4}-\d{4,}", check.id):
+        raise check.fail("'id' must be a GHSA id (GHSA-xxxx-xxxx-xxxx) or, without one, a CVE id")
+    cve = t.get("cve")
+    if cve is not None and not (isinstance(cve, str) and re.fullmatch(r"CVE-\d{4}-\d{4,}", cve)):
+        raise check.fail("'cve' must be a CVE id (CVE-YYYY-NNNN)")
+    lists = {}
+    for key in ("affected", "fixed", "layer_classes"):
+        value = t.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(x, str) and x.strip() for x in value):
+            raise check.fail(f"{key!r} must be a list of non-empty strings")
+        lists[key] = value
+    try:
+        affected = tuple(SpecifierSet(text) for text in lists["affected"])
+        fixed = tuple(Version(text) for text in lists["fixed"])
+    except (InvalidSpecifier, ValueError) as exc:
+        raise check.fail(f"bad version or range in 'affected'/'fixed' ({exc})") from None
+    if not affected or not fixed:
+        raise check.fail("'affected' and 'fixed' must each name at least one range / release")
+    if any(spec.contains(v, prereleases=True) for spec in affected for v in fixed):
+        raise check.fail("a 'fixed' release lies inside an 'affected' range")
+    try:
+        trigger = AdvisoryTrigger(check.text("trigger"))
+    except ValueError:
+        raise check.fail(f"'trigger' must be one of {', '.join(t.value for t in AdvisoryTrigger)}") from None
+    if (trigger is AdvisoryTrigger.LAYER_CLASS) != bool(lists["layer_classes"]):
+        raise check.fail("'layer_classes' goes with trigger 'layer-class', and that trigger needs it")
+    note = t.get("note")
+    if note is not None and not isinstance(note, str):
+        raise check.fail("'note' must be a string")
+    return Advisory(cve=cve, package=canonicalize_name(check.text("package")), affected=affected,
+                    fixed=tuple(str(v) for v in fixed), trigger=trigger, layer_classes=tuple(lists["layer_classes"]),
+                    note=note, **common)
 
 
 def load_rules(root: Path | None = None) -> RulesDB:
@@ -351,4 +479,6 @@ def load_rules(root: Path | None = None) -> RulesDB:
         known_bad=tuple(built["known_bad"]),
         distributions=tuple(built["distribution"]),
         accelerators=tuple(built["accelerator"]),
+        companions=tuple(built["companion"]),
+        advisories=tuple(built["advisory"]),
     )

@@ -11,8 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from packaging.requirements import Requirement
-from packaging.specifiers import SpecifierSet
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
@@ -23,6 +22,8 @@ from .specs import is_empty
 
 EVIDENCE = ("sidecar", "artifact", "era", "project")  # strongest first
 CONFIDENCE = {"sidecar": "high", "artifact": "high", "project": "low"}
+# The writers the save-date eras are about: Keras 3 (rules/keras3-dates.toml).
+DATE_ERA_WRITERS = SpecifierSet(">=3.0.dev0,<4")
 
 
 @dataclass(frozen=True)
@@ -94,10 +95,15 @@ def _era_matches(era: Era, facts: ModelFacts) -> bool:
         return recorded is not None and era.tensorflow_version.contains(recorded, prereleases=True)
     saved = (facts.date_saved or "")[:10]
     assert era.saved_between is not None
+    # Date eras describe Keras 3 saves (rules/keras3-dates.toml): the writer version the file
+    # records beats any date, so a Keras 2 `.keras` saved in 2024 is not taken for Keras 3.
+    recorded = writer_version(facts.keras_version)
+    if recorded is not None and recorded not in DATE_ERA_WRITERS:
+        return False
     return bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", saved)) and era.saved_between[0] <= saved < era.saved_between[1]
 
 
-PYTHON_MINORS = [Version("2.7")] + [Version(f"3.{m}") for m in range(0, 16)]
+PYTHON_MINORS = [Version("2.7")] + [Version(f"3.{m}") for m in range(16)]
 
 
 def _python_range(spec: SpecifierSet) -> str:
@@ -232,8 +238,8 @@ def infer(facts: ModelFacts, db: RulesDB) -> TrainingEnv:
             spec_text = f"=={spec}" if exact and not spec[:1] in "<>=!~" else spec
             try:
                 SpecifierSet(spec_text)
-            except Exception:
-                continue
+            except InvalidSpecifier:
+                continue  # an unreadable range in a project file is no evidence
             b.add(canonicalize_name(name), "project", f"{evidence.path} ({evidence.kind}) lists {name} {spec_text}",
                   spec_text or None, spec if exact else None)
         if evidence.python:
@@ -244,8 +250,8 @@ def infer(facts: ModelFacts, db: RulesDB) -> TrainingEnv:
                 spec, preferred = (f"=={py}.*" if py.count(".") == 1 else f"=={py}"), py
             try:
                 SpecifierSet(spec)
-            except Exception:
-                continue
+            except InvalidSpecifier:
+                continue  # an unreadable range in a project file is no evidence
             b.add("python", "project", f"{evidence.path} ({evidence.kind}) names Python {py}", spec, preferred)
 
     estimates, notes = b.build()

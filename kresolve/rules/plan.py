@@ -7,11 +7,16 @@ them in rank order. Preferences come from the inferred training environment (inf
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from ..artifact.facts import ModelFacts
 from ..errors import Unsolvable
+from .companions import companion_needs
 from .db import Route, RulesDB
 from .infer import TrainingEnv, infer, writer_version
 
@@ -20,7 +25,7 @@ from .infer import TrainingEnv, infer, writer_version
 class Preference:
     name: str  # canonical package name, or "python"
     version: str  # exact ("2.15.1") or a release series ("2.15")
-    evidence: str  # "sidecar", "artifact", "era", "project"
+    evidence: str  # "sidecar", "artifact", "era", "project", or INHERITED
     reason: str
     rule_id: str | None = None
 
@@ -49,9 +54,11 @@ class Plan:
 
 
 def _route_matches(route: Route, facts: ModelFacts) -> bool:
-    if route.format != facts.format:
+    if route.format != facts.format or not route.matches_writer_stack(facts.keras_version, facts.backend):
         return False
-    keras, tf = writer_version(facts.keras_version), writer_version(facts.tensorflow_version)
+    # A file that records no Keras version (Keras 3's to_json()) takes the one its sidecar records.
+    recorded = facts.keras_version or (facts.sidecar.package_version("keras") if facts.sidecar else None)
+    keras, tf = writer_version(recorded), writer_version(facts.tensorflow_version)
     if route.writer_keras is not None and (keras is None or not route.writer_keras.contains(keras, prereleases=True)):
         return False
     if route.writer_tensorflow is not None:
@@ -74,7 +81,68 @@ def preferences_for(training: TrainingEnv, route: Route) -> tuple[Preference, ..
             name = "tf-keras"
         reason = est.reasons[0] if est.reasons else est.evidence
         prefs.append(Preference(name, preferred, est.evidence, reason, est.rule_ids[0] if est.rule_ids else None))
-    return tuple(prefs)
+    return tuple(prefs) + _inherited(tuple(prefs), route)
+
+
+# Evidence for packages that record nothing themselves: they follow the package they ship with.
+INHERITED = "inherited"
+# Released in lockstep with TensorFlow, one line per TensorFlow minor: tf-keras 2.N needs
+# TensorFlow 2.N (rules/keras.toml tf-keras-2.N-tensorflow); TensorFlow 2.N's METADATA pins
+# tensorboard 2.N and tensorflow-estimator 2.N (metadata:tensorflow==2.12.0), though 2.3-2.7 only
+# say tensorboard ~=2.4 / ~=2.6 / <3, which is where following the minor matters.
+FOLLOW_TENSORFLOW = ("tf-keras", "tensorboard", "tensorflow-estimator")
+# TensorFlow 2.6-2.15 take tf.keras from the `keras` package of the same minor
+# (metadata:tensorflow==2.12.0: keras<2.13,>=2.12.0); older TensorFlow has no such package.
+KERAS_FOLLOWS_TENSORFLOW = SpecifierSet(">=2.6,<2.16")
+
+
+def _route_line(preferred: str, route: Route, name: str) -> str:
+    """The release line nearest to `preferred` that the route's own requirements on `name` allow:
+    TensorFlow 2.4 preferred, the tf_keras route needs >=2.16 → 2.16 (the smallest jump)."""
+    spec = SpecifierSet()
+    for req in route.requires:
+        if canonicalize_name(req.name) == name:
+            spec &= req.specifier
+    pref = Version(preferred)
+    major, minor = (pref.release + (0,))[:2]
+    if not str(spec) or spec.contains(Version(f"{major}.{minor}.0"), prereleases=True):
+        return f"{major}.{minor}"
+    allowed = [m for m in range(100) if spec.contains(Version(f"{major}.{m}.0"), prereleases=True)]
+    if not allowed:
+        return f"{major}.{minor}"
+    return f"{major}.{min(allowed, key=lambda m: (abs(m - minor), m < minor))}"
+
+
+def _inherited(prefs: tuple[Preference, ...], route: Route) -> tuple[Preference, ...]:
+    """Preferences for packages without evidence, from the ones that have it (DESIGN "Nearest")."""
+    have = {p.name: p for p in prefs}
+    tf = have.get("tensorflow")
+    if tf is None or tf.version.lstrip()[:1] in "<>=!~":
+        return ()
+    try:
+        tf_version = Version(tf.version)
+    except InvalidVersion:
+        return ()
+    line = _route_line(tf.version, route, "tensorflow")
+    moved = "" if line == ".".join(tf.version.split(".")[:2]) else f"; this route needs TensorFlow {line}, the nearest line to {tf.version}"
+    out = []
+    for name in FOLLOW_TENSORFLOW:
+        if name not in have:
+            out.append(Preference(name, line, INHERITED, f"follows TensorFlow's minor (TensorFlow {tf.version} preferred{moved})",
+                                  tf.rule_id))
+    if "keras" not in have and route.loader == "tf.keras" and tf_version in KERAS_FOLLOWS_TENSORFLOW:
+        out.append(Preference("keras", line, INHERITED, f"tf.keras of TensorFlow {line} is the keras {line} package", tf.rule_id))
+    return tuple(out)
+
+
+def evidence_dates(facts: ModelFacts) -> tuple[tuple[date, str], ...]:
+    """Dates the artifact itself records, for the era cut-off. (The sidecar format records no
+    capture date; its exact versions make the cap moot for the packages it lists.)"""
+    saved = (facts.date_saved or "")[:10]
+    try:
+        return ((date.fromisoformat(saved), f"{facts.path} records date_saved {facts.date_saved}"),)
+    except ValueError:
+        return ()
 
 
 def plans_for(facts: ModelFacts, db: RulesDB, extra: tuple[Need, ...] = (), training: TrainingEnv | None = None) -> list[Plan]:
@@ -88,6 +156,7 @@ def plans_for(facts: ModelFacts, db: RulesDB, extra: tuple[Need, ...] = (), trai
         )
     training = training or infer(facts, db)
     hard = tuple(Need(Requirement(h.requirement), h.reason) for h in training.hard)
+    hard += companion_needs(facts, db, extra)  # packages the model's custom classes come from
     return [
         Plan(
             route=route,

@@ -8,9 +8,9 @@ does not state), and orders candidates by distance to the preferred versions.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Iterable, Iterator, Mapping, Sequence
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -20,7 +20,11 @@ from packaging.version import InvalidVersion, Version
 from resolvelib import AbstractProvider
 
 from ..index import DistFile, Index
+from ..index.config import Format
+from ..index.dates import Boundary, Cutoff, Dater
+from ..index.sdist import SDIST_SUFFIXES, is_sdist
 from ..policy import Policy
+from ..rules.advisories import Avoid, avoided_by
 from ..rules.db import Accelerator, Constraint, Distribution, RulesDB
 from ..target import Target
 from .distance import is_range, order_key
@@ -28,6 +32,9 @@ from .distance import is_range, order_key
 PYTHON = "python"
 # Resolve the packages that define the environment first (DESIGN.md "Nearest" priority order).
 PRIORITY = (PYTHON, "keras", "tf-keras", "tensorflow", "numpy")
+# A candidate that turns out unusable once its metadata is read (an sdist whose dependencies only
+# running it would tell) depends on itself with this: nothing matches, so the resolver moves on.
+UNUSABLE = SpecifierSet("<0")
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,7 @@ class Req:
     parent: str | None = None  # "tensorflow 2.15.1", or None for the route's own needs
     rule_id: str | None = None
     reason: str | None = None
+    objective: bool = False  # added by the nearest-objective search (resolve.py), not by the model
 
     @property
     def name(self) -> str:
@@ -48,6 +56,8 @@ class Req:
         return identify(self.name, frozenset(self.requirement.extras))
 
     def describe(self) -> str:
+        if self.parent and self.requirement.specifier == UNUSABLE:
+            return f"{self.parent} cannot be used"  # the provider's rejections say why
         if self.parent:
             return f"{self.parent} requires {self.requirement}" + (f" [rule {self.rule_id}]" if self.rule_id else "")
         if self.rule_id:
@@ -71,6 +81,11 @@ class Candidate:
     @property
     def key(self) -> str:
         return identify(self.package, self.extras)
+
+    @property
+    def from_source(self) -> bool:
+        """Its files are sdists: no wheel of this version installs on the target (or --no-binary)."""
+        return bool(self.files) and is_sdist(self.files[0].filename)
 
     def __str__(self) -> str:
         return f"{self.name} {self.version}"
@@ -106,8 +121,13 @@ class Rejections:
 
 class Provider(AbstractProvider):
     def __init__(self, index: Index, target: Target, rules: RulesDB, preferences: Mapping[str, str],
-                 policy: Policy | None = None):
+                 policy: Policy | None = None, dater: Dater | None = None, avoid: tuple[Avoid, ...] = ()):
         self.index = index
+        # Versions an advisory about this very file covers: ranked after every other candidate.
+        self.avoid = avoid
+        # The era cap: set by resolve.py once the evidence gives a date (None: newest first).
+        self.cutoff: Cutoff | None = None
+        self.dater = dater
         self.policy = policy
         self.target = target
         self.rules = rules
@@ -149,6 +169,11 @@ class Provider(AbstractProvider):
         specifier = SpecifierSet()
         for r in reqs:
             specifier &= r.requirement.specifier
+        return self.matches(name, specifier, bad, extras)
+
+    def matches(self, name: str, specifier: SpecifierSet, bad: frozenset[Version] | set[Version] = frozenset(),
+                extras: frozenset[str] = frozenset()) -> list[Candidate]:
+        """Installable candidates of `name` within `specifier`, nearest (or era-ordered) first."""
         preferred = self.preferences.get(name)
         allow_pre = bool(preferred and not is_range(preferred) and Version(preferred).is_prerelease) or any(
             s.prereleases for s in specifier)
@@ -170,9 +195,30 @@ class Provider(AbstractProvider):
                 base = self._base_candidate(dist_name, version, files, name if rule else None, rule.id if rule else None)
                 if base is not None:
                     found.append(base if not extras else Candidate(base.name, version, extras, base.files, base.provides, base.via_rule))
-        found.sort(key=lambda c: order_key(c.version, preferred))
+        # Wheels first, as pip's --prefer-binary: an sdist only when no wheel candidate is left.
+        boundary = self.boundary(name)
+        if boundary is not None and self.cutoff is not None and self.cutoff.hard:
+            for c in found:
+                if boundary.before(c.version) is False:
+                    self.rejections.add(name, c.version, f"released after --exclude-newer {self.cutoff.date.isoformat()}")
+            found = [c for c in found if boundary.before(c.version) is not False]
+        if preferred is None and boundary is not None:
+            found.sort(key=lambda c: (c.from_source, self._avoided(name, c.version), era_key(c.version, boundary)))
+        else:
+            found.sort(key=lambda c: (c.from_source, self._avoided(name, c.version), order_key(c.version, preferred)))
         self.index.prefetch_metadata(c.files[0] for c in found[:2])
         return found
+
+    def _avoided(self, name: str, version: Version) -> bool:
+        return avoided_by(self.avoid, name, version) is not None
+
+    def boundary(self, name: str) -> Boundary | None:
+        """Where the era cap falls in this project's versions (None: no cap, or no dater)."""
+        if self.cutoff is None or self.dater is None:
+            return None
+        if name in self.preferences and not self.cutoff.hard:
+            return None  # evidence beats the era: the soft cap is for packages without it
+        return self.dater.boundary(name, self.cutoff.date, self._versions, self.cutoff.hard)
 
     def is_satisfied_by(self, requirement: Req, candidate: Candidate) -> bool:
         return requirement.requirement.specifier.contains(candidate.version, prereleases=True)
@@ -182,6 +228,9 @@ class Provider(AbstractProvider):
             return []
         meta = self.index.metadata(candidate.files[0])
         parent = str(candidate)
+        if meta.unknown_dependencies:
+            self.rejections.by_name[candidate.package][candidate.version] = meta.unknown_dependencies
+            return [Req(Requirement(f"{candidate.package}{UNUSABLE}"), parent, reason=meta.unknown_dependencies)]
         deps: list[Req] = []
         if candidate.extras:
             # An extra is the base distribution plus the extra's own requirements.
@@ -206,6 +255,9 @@ class Provider(AbstractProvider):
             if accelerator is not None:
                 deps.extend(Req(r, parent, accelerator.id, accelerator.reason) for r in accelerator.requires)
         self.index.prefetch(d.name for d in deps if d.name != PYTHON)
+        if self.cutoff is not None and self.dater is not None:
+            self.dater.prefetch({d.name for d in deps if d.name != PYTHON and (self.cutoff.hard or d.name not in self.preferences)},
+                                self.cutoff.date, self._versions, self.cutoff.hard)
         return deps
 
     # -- helpers -----------------------------------------------------------------------------
@@ -268,24 +320,40 @@ class Provider(AbstractProvider):
         return self._base[key]
 
     def _make_candidate(self, name: str, version: Version, files: list[DistFile], package: str) -> Candidate | None:
+        """Its wheels for the target, best tag first; else its sdist (unless --only-binary).
+
+        An sdist candidate's dependencies are read from the sdist when the resolver first asks
+        (get_dependencies): most sdist candidates are never tried, so none is downloaded here.
+        """
         wheels: list[tuple[int, DistFile]] = []
+        sdists: list[DistFile] = []
         reasons = set()
+        allowed = self.index.config.formats.allowed(package)
         for dist in files:
-            if not dist.filename.endswith(".whl"):
-                reasons.add("only a source distribution (kresolve locks wheels)")
-                continue
+            wheel = dist.filename.endswith(".whl")
+            if not wheel and not is_sdist(dist.filename):
+                continue  # eggs, installers: nothing pip installs
             if dist.yanked:
                 reasons.add("yanked")
                 continue
             if dist.requires_python and not _python_ok(dist.requires_python, self._python):
                 reasons.add(f"Requires-Python {dist.requires_python}")
                 continue
+            if not wheel:
+                if Format.SOURCE in allowed:
+                    sdists.append(dist)
+                else:
+                    reasons.add("only a source distribution, and --only-binary forbids building it")
+                continue
+            if Format.BINARY not in allowed:
+                reasons.add("--no-binary: its wheels are not used")
+                continue
             rank = min((self._tag_rank.get(t, 1 << 30) for t in _wheel_tags(dist.filename)), default=1 << 30)
             if rank == 1 << 30:
                 reasons.add(f"no wheel for {self.target.describe()}")
                 continue
             wheels.append((rank, dist))
-        if not wheels:
+        if not wheels and not sdists:
             self.rejections.add(package, version, _most_telling(reasons))
             return None
         for rule, req in self._rule_requirements(package, version):
@@ -300,8 +368,21 @@ class Provider(AbstractProvider):
             if gpu.min_driver and self.target.cuda_driver and _driver_key(self.target.cuda_driver) < _driver_key(gpu.min_driver):
                 self.rejections.add(package, version, f"its CUDA {gpu.cuda} needs NVIDIA driver ≥ {gpu.min_driver} (rule {gpu.id})")
                 return None
+        if not wheels and reasons and Format.BINARY in allowed:
+            # Still the explanation when this version is not chosen: why no wheel of it was used.
+            self.rejections.add(package, version, _most_telling(reasons) + " (its sdist is tried after every wheel)")
         wheels.sort(key=lambda rw: rw[0])
-        return Candidate(name, version, frozenset(), tuple(d for _, d in wheels))
+        chosen = tuple(d for _, d in wheels) or tuple(sorted(sdists, key=lambda d: SDIST_SUFFIXES.index(
+            next(x for x in SDIST_SUFFIXES if d.filename.endswith(x)))))
+        return Candidate(name, version, frozenset(), chosen)
+
+
+def era_key(version: Version, boundary: Boundary) -> tuple:
+    """Newest released before the cut-off first; then later ones, the nearest in time first."""
+    before = boundary.before(version)
+    if before is None or before:
+        return (0, order_key(version, None))
+    return (1, version)
 
 
 def _driver_key(version: str) -> tuple[int, ...]:
@@ -309,10 +390,11 @@ def _driver_key(version: str) -> tuple[int, ...]:
 
 
 def _most_telling(reasons: set[str]) -> str:
-    for prefix in ("no wheel", "Requires-Python", "yanked", "only a source"):
+    for prefix in ("no wheel", "Requires-Python", "yanked", "only a source", "--no-binary"):
         for r in sorted(reasons):
             if r.startswith(prefix):
-                return r
+                forbidden = prefix == "no wheel" and any(x.startswith("only a source") for x in reasons)
+                return r + ("; its source distribution is not used (--only-binary)" if forbidden else "")
     return "no usable file"
 
 
