@@ -15,6 +15,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from . import __version__
 from .artifact import inspect as _inspect
 from .artifact.facts import ModelFacts
+from .artifact.savedmodel import missing_variables
 from .customcode import missing_custom_code
 from .customcode import refusal as custom_code_refusal
 from .customcode import warning as custom_code_warning
@@ -165,7 +166,13 @@ def lock(
                                   covered=lambda obj: match_companion(obj, rules) is not None)
     if missing and smoke:
         raise CustomCodeMissing(custom_code_refusal(facts, missing))
-    warnings = (custom_code_warning(facts, missing),) if missing else ()
+    warnings: tuple[str, ...] = (custom_code_warning(facts, missing),) if missing else ()
+    # A SavedModel whose variables were never committed cannot load: bad input (exit 2), not a
+    # smoke failure after the environment is built; under --no-smoke the lock is still written.
+    no_weights = missing_variables(facts)
+    if no_weights and smoke:
+        raise BadInput(no_weights)
+    warnings += (no_weights,) if no_weights else ()
     index_config = _with_formats(index_config or read_pip_config(), only_binary, no_binary)
     cache = cache or Cache()
     env = job.solve(index_config, cache, offline)

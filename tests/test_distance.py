@@ -44,3 +44,11 @@ def test_a_range_preference_prefers_inside_newest_first_then_the_nearest_outside
     assert got.index("2.14.1") < got.index("2.16.1") and got.index("2.11.0") < got.index("2.16.1")
     assert describe(Version("2.13.1"), ">=2.12,<2.14") == "within the training range"
     assert describe(Version("2.15.0"), ">=2.12,<2.14") == "outside the training range"
+
+
+def test_outside_a_range_the_distance_is_from_the_bounds_it_breaks_not_a_redundant_one():
+    # A preference that stacks evidence: `<1.19.0` and the looser `<1.20` (and a floor). 1.19.5
+    # breaks only `<1.19.0` by its patch; 1.20.3 breaks it by a minor: 1.19.5 is nearer.
+    pref = "<1.19.0,<1.20,>=1.16.0"
+    ranked = sorted([Version("1.20.3"), Version("1.19.5"), Version("1.18.5")], key=lambda v: order_key(v, pref))
+    assert [str(v) for v in ranked] == ["1.18.5", "1.19.5", "1.20.3"]

@@ -228,3 +228,21 @@ def test_shipped_example_policy_loads():
 
     policy = load_policy(TESTS.parent / "rules" / "approved" / "example-platform-2026q3.toml")
     assert policy.rules and policy.requires
+
+
+def test_a_conflict_names_only_the_rejections_inside_each_requirement_and_disjoint_ranges(world):
+    """`tensorflow==2.12.*` asked for against a route that needs `tensorflow>=2.16`: the message
+    says the two ranges do not overlap, and does not pin 2.16's or 2.14's rejections on `==2.12.*`."""
+    from packaging.requirements import Requirement
+
+    from kresolve.rules.plan import Need
+
+    index, rules = world
+    extra = (Need(Requirement("tensorflow==2.12.*"), "asked for"),)
+    plans = [p for p in plans_for(facts(), rules, extra) if p.route.id == "route-test-h5-legacy"]
+    with pytest.raises(Unsolvable) as info:
+        solve(plans, make_target("3.11", "linux-64"), index, rules)
+    words = str(info.value)
+    assert "tensorflow ==2.12.* and >=2.16 do not overlap" in words or "tensorflow >=2.16 and ==2.12.* do not overlap" in words
+    requirement_part = words.split("the model requires tensorflow==2.12.*")[1].split(";")[0]
+    assert "2.16" not in requirement_part and "2.14" not in requirement_part

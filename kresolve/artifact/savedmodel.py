@@ -345,3 +345,25 @@ def _version_mismatch(keras_version: str | None, tf_version: str | None) -> str 
     return (f"Keras metadata says keras {keras_version} while TensorFlow {tf_version} wrote the "
             "graph: the saving environment mixed the two")
 
+
+
+# Ops that create variables (TensorFlow's op registry: resource_variable_ops.cc VarHandleOp,
+# state_ops.cc VariableV2 and the TF 1.0 Variable): a graph with any restores them from variables/.
+VARIABLE_OPS = frozenset({"VarHandleOp", "VariableV2", "Variable"})
+
+
+def missing_variables(facts: ModelFacts) -> str | None:
+    """Why a SavedModel cannot load at all: its graph creates variables, but no checkpoint came
+    with it (neither variables/variables.index nor a variables.index beside saved_model.pb,
+    the misplaced layout the smoke test repairs). None when nothing is missing."""
+    if facts.format != FORMAT_SAVEDMODEL:
+        return None
+    directory = Path(facts.path)
+    if (directory / "variables" / "variables.index").is_file() or (directory / "variables.index").is_file():
+        return None
+    ops = sorted(VARIABLE_OPS & set(facts.graph_ops))
+    if not ops:
+        return None
+    return (f"{directory}: the SavedModel's graph creates variables ({', '.join(ops)}) but no checkpoint came with it"
+            f" (no variables/variables.index): the weights were not saved or not copied, so it cannot load;"
+            f" add the variables/ directory written with {SAVED_MODEL_PB}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 import traceback
 from dataclasses import dataclass
@@ -283,6 +284,112 @@ def signature_input_specs(spec: dict) -> tuple[list[str], list[InputSpec]]:
     return names, found
 
 
+@dataclass(frozen=True)
+class ExampleFeature:
+    """One feature a signature's ParseExample op reads from each serialized tf.train.Example."""
+
+    key: str
+    dtype: str  # "float32", "int64" or "string" (the three tf.train.Feature lists)
+    shape: tuple[int, ...]  # values per example: a FixedLenFeature's shape; () for a sparse feature
+
+
+def example_rule(features: list[ExampleFeature]) -> str:
+    """The probe rule's id: serialized tf.train.Example protos with these features."""
+    return "tf-example(" + ",".join(f"{f.key}:{f.dtype}{list(f.shape)}" for f in features) + ")"
+
+
+def example_values(np, feature: ExampleFeature, rng) -> list:
+    count = 1
+    for d in feature.shape:
+        count *= max(int(d), 1)  # a FixedLenSequenceFeature's unknown dim (-1): one value
+    if feature.dtype == "string":
+        return [SHORT_WORDS[i].encode() for i in rng.integers(0, len(SHORT_WORDS), size=count)]
+    if feature.dtype == "int64":
+        return [int(v) for v in rng.integers(0, SMALL_INT_HIGH, size=count)]
+    return [float(v) for v in rng.standard_normal(count).astype("float32")]
+
+
+def _static_strings(tf, tensors) -> list[str]:
+    found = []
+    for t in tensors:
+        value = tf.get_static_value(t)
+        if value is None:
+            raise ValueError(f"ParseExample key {t.name} is not a constant")
+        for v in _values_of(value):
+            found.append(v.decode() if isinstance(v, bytes) else str(v))
+    return found
+
+
+def _values_of(value) -> list:
+    return value.reshape(-1).tolist() if hasattr(value, "reshape") else [value]
+
+
+def _type_name(dtype) -> str:
+    name = _dtype_name(dtype)
+    return name if name in ("int64", "string") else "float32"
+
+
+CALL_OPS = ("StatefulPartitionedCall", "PartitionedCall")
+
+
+def _graphs(graph, depth: int = 4):
+    """`graph` and the graphs of the functions it calls: a TF2 signature wraps the traced function
+    in a (Stateful)PartitionedCall, a pruned TF1 signature holds its ops itself."""
+    yield graph
+    if depth == 0:
+        return
+    for op in graph.get_operations():
+        if op.type not in CALL_OPS:
+            continue
+        try:  # FuncGraph._get_function is private: without it, only the outer graph is read
+            inner = graph._get_function(op.get_attr("f").name).graph
+        except Exception:  # noqa: BLE001, S112 - a call whose function cannot be read is skipped
+            continue
+        yield from _graphs(inner, depth - 1)
+
+
+def parsed_features(tf, graph) -> list[ExampleFeature] | None:
+    """The features of the one ParseExample(V2) op of a signature's graph that parses a
+    placeholder (TF1 classify/regress and Estimator serving signatures take serialized
+    tf.train.Example protos, not tensors); None when the graph has no such single op."""
+    ops = [op for g in _graphs(graph) for op in g.get_operations()
+           if op.type in ("ParseExample", "ParseExampleV2") and op.inputs[0].op.type == "Placeholder"]
+    if len(ops) != 1:
+        return None
+    op = ops[0]
+    shapes = [tuple(tf.TensorShape(s).as_list()) for s in op.get_attr("dense_shapes")]
+    dense_types = op.get_attr("Tdense")
+    sparse_types = op.get_attr("sparse_types")
+    if op.type == "ParseExample":  # serialized, names, sparse_keys..., dense_keys..., dense_defaults...
+        n_sparse, n_dense = op.get_attr("Nsparse"), op.get_attr("Ndense")
+        sparse_keys = _static_strings(tf, op.inputs[2:2 + n_sparse])
+        dense_keys = _static_strings(tf, op.inputs[2 + n_sparse:2 + n_sparse + n_dense])
+    else:  # serialized, names, sparse_keys, dense_keys, ragged_keys, dense_defaults...
+        sparse_keys = _static_strings(tf, [op.inputs[2]])
+        dense_keys = _static_strings(tf, [op.inputs[3]])
+        if _static_strings(tf, [op.inputs[4]]):
+            return None  # ragged features: not built here
+    features = [ExampleFeature(k, _type_name(t), tuple(-1 if d is None else d for d in s))
+                for k, t, s in zip(dense_keys, dense_types, shapes)]
+    features += [ExampleFeature(k, _type_name(t), ()) for k, t in zip(sparse_keys, sparse_types)]
+    return features
+
+
+def serialized_examples(tf, np, features: list[ExampleFeature], seed: int):
+    """BATCH serialized tf.train.Example protos (deterministic) holding every feature."""
+    rng = np.random.default_rng(seed)
+    lists = {"string": ("bytes_list", tf.train.BytesList), "int64": ("int64_list", tf.train.Int64List),
+             "float32": ("float_list", tf.train.FloatList)}
+    protos = []
+    for _ in range(BATCH):
+        feature = {}
+        for f in features:
+            field, kind = lists[f.dtype]
+            feature[f.key] = tf.train.Feature(**{field: kind(value=example_values(np, f, rng))})
+        protos.append(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
+    return np.array(protos, dtype=object)
+
+
 def saved_keras_config(path: str) -> dict:
     """The Keras config a Keras 2 SavedModel keeps in keras_metadata.pb (root node), or {}."""
     import os
@@ -336,6 +443,71 @@ def _to_list(np, value):
     return [np.asarray(value)]
 
 
+WEIGHTS_MEMBER = "model.weights.h5"
+WINDOWS_SEP = "\\"
+WINDOWS_NAMES_NOTE = ("loaded from a repaired copy: the weights' HDF5 group names used Windows backslashes"
+                      " (written by tf.keras on Windows, keras-team/keras#18528), rewritten with '/'")
+
+
+def posix_names(names) -> dict[str, str] | None:
+    """Windows-written name -> the '/' name Keras looks up; None when no name has a backslash.
+    tf.keras 2.13-2.15 joined a .keras file's weight paths with os.path.join, so on Windows
+    'layers\\dense' became one group name that Keras elsewhere never finds."""
+    names = list(names)
+    if not any(WINDOWS_SEP in n for n in names):
+        return None
+    mapping = {n: n.replace(WINDOWS_SEP, "/") for n in names}
+    if len(set(mapping.values())) != len(mapping):
+        raise ValueError(f"{WEIGHTS_MEMBER}: Windows and '/' group names collide; the weights are ambiguous")
+    return mapping
+
+
+def _copy_h5_posix(h5py, src, dst) -> bool:
+    """Copy HDF5 file object `src` to `dst` with '/' for backslashes in names; False when none had one."""
+    with h5py.File(src, "r") as fin:
+        found: list = []
+
+        def collect(name, obj):  # visititems stops at the first callback that returns non-None
+            found.append((name, obj))
+
+        fin.visititems(collect)
+        mapping = posix_names(name for name, _ in found)
+        if mapping is None:
+            return False
+        with h5py.File(dst, "w") as fout:
+            fout.attrs.update(fin.attrs)
+            for name, obj in found:
+                new = mapping[name]
+                if isinstance(obj, h5py.Dataset):
+                    copy = fout.create_dataset(new, data=obj[()], dtype=obj.dtype)
+                else:
+                    copy = fout.require_group(new)
+                copy.attrs.update(obj.attrs)
+    return True
+
+
+def repaired_keras_zip(path: str, into: str) -> str | None:
+    """A copy (under `into`) of a .keras zip whose weights use Windows group names, renamed; None
+    when the file needs no repair. The user's file is only read."""
+    import io
+    import zipfile
+
+    import h5py
+
+    with zipfile.ZipFile(path) as archive:
+        if WEIGHTS_MEMBER not in archive.namelist():
+            return None
+        fixed = io.BytesIO()
+        with archive.open(WEIGHTS_MEMBER) as member:
+            if not _copy_h5_posix(h5py, io.BytesIO(member.read()), fixed):
+                return None
+        copy = os.path.join(into, os.path.basename(path))
+        with zipfile.ZipFile(copy, "w", zipfile.ZIP_STORED) as out:
+            for info in archive.infolist():
+                out.writestr(info, fixed.getvalue() if info.filename == WEIGHTS_MEMBER else archive.read(info))
+    return copy
+
+
 def _load_keras(keras, loader, path, architecture, custom, trust):
     if architecture:
         # save_weights() + to_json(): rebuild the architecture, then read the weights into it.
@@ -368,6 +540,7 @@ def run(request):
     architecture = request.get("architecture")
     custom = _custom_objects(request.get("custom_objects", {}))
     versions = {}
+    repaired = None
     tf = None
     if loader in ("tf.keras", "tf_keras", "keras"):
         if loader == "tf.keras":
@@ -387,6 +560,11 @@ def run(request):
             if versions["keras_backend"] == "tensorflow":
                 import tensorflow as tf
         versions["keras"] = getattr(keras, "__version__", "")
+        if not architecture and str(path).endswith(".keras") and os.path.isfile(path):
+            # The copy goes to the working directory: the smoke run's temporary directory.
+            copy = repaired_keras_zip(path, os.getcwd())
+            if copy is not None:
+                path, repaired = copy, WINDOWS_NAMES_NOTE
         model = _load_keras(keras, loader, path, architecture, custom, trust)
         specs = keras_input_specs(model)
         inputs, rules = _probe_inputs(np, request, specs)
@@ -412,6 +590,11 @@ def run(request):
                 config = {}
             specs = merge_specs(specs, config)
         inputs, rules = _probe_inputs(np, request, specs)
+        features = None
+        if not request.get("probe_inputs") and len(specs) == 1 and is_string(specs[0].dtype):
+            features = parsed_features(tf, fn.graph)
+        if features:
+            inputs, rules = [serialized_examples(tf, np, features, seed=0)], [example_rule(features)]
         feed = {n: tf.constant(a.tolist() if a.dtype == object else a) for n, a in zip(names, inputs)}
         if layer is not None:
             raw = layer(feed) if len(feed) > 1 else layer(next(iter(feed.values())))
@@ -480,6 +663,7 @@ def run(request):
             {"shape": list(o.shape), "dtype": str(o.dtype), "data": o.astype("float64").tolist()} for o in outputs
         ],
         "peak_rss_kib": _peak_rss_kib(),
+        "repaired": repaired,
     }
 
 

@@ -396,6 +396,7 @@ def smoke_test(
 def _judge(facts: ModelFacts, result: dict, attempt: Attempt, outcomes, repaired, isolation, base) -> SmokeResult:
     versions = tuple(sorted(result.get("versions", {}).items()))
     rules = tuple((str(n), str(r)) for n, r in result.get("probe_rules", []))
+    repaired = "; ".join(filter(None, (repaired, result.get("repaired")))) or None  # the loader's own repair too
     if isinstance(result.get("peak_rss_kib"), int):  # how close the loader came to the limit
         isolation += f"; peak resident memory {result['peak_rss_kib'] / 1024:.0f} MiB"
     common = {"attempts": outcomes, "repaired": repaired, "isolation": isolation, "versions": versions, "probe_rules": rules}

@@ -22,13 +22,15 @@ def is_range(preferred: str | None) -> bool:
 
 
 def _range_key(candidate: Version, preferred: str) -> tuple:
-    """Inside the range, newest first; outside, by distance from the range's nearest bound."""
+    """Inside the range, newest first; outside, by how far the candidate is past the bounds it
+    breaks (the farthest of them: a redundant looser bound, `<1.19,<1.20`, must not make 1.20.3
+    as near as 1.19.5)."""
     spec = SpecifierSet(preferred)
     if spec.contains(candidate, prereleases=True):
         return (0, 0, 0, 0, _neg(candidate))
-    bounds = [Version(s.version.rstrip(".*").rstrip(".")) for s in spec]
-    nearest = min(bounds, key=lambda b: order_key(candidate, str(b))[:2])
-    return (1, *order_key(candidate, str(nearest))[:2], 0, _neg(candidate))
+    broken = [Version(s.version.rstrip(".*").rstrip(".")) for s in spec if not s.contains(candidate, prereleases=True)]
+    farthest = max(broken, key=lambda b: order_key(candidate, str(b))[:2])
+    return (1, *order_key(candidate, str(farthest))[:2], 0, _neg(candidate))
 
 
 def order_key(candidate: Version, preferred: str | None) -> tuple:

@@ -104,8 +104,11 @@ class Rejections:
     def add(self, name: str, version: Version, why: str) -> None:
         self.by_name[name].setdefault(version, why)
 
-    def summary(self, name: str, limit: int = 4) -> str | None:
-        entries = self.by_name.get(name)
+    def summary(self, name: str, within: SpecifierSet | None = None, limit: int = 4) -> str | None:
+        """Why versions of `name` were unusable, grouped by reason; only those `within` the
+        requirement being explained (a 2.21 wheel says nothing about `==2.4.*`)."""
+        entries = {v: why for v, why in self.by_name.get(name, {}).items()
+                   if within is None or within.contains(v, prereleases=True)}
         if not entries:
             return None
         grouped: dict[str, list[Version]] = defaultdict(list)
@@ -114,7 +117,7 @@ class Rejections:
         parts = []
         for why, versions in sorted(grouped.items(), key=lambda kv: max(kv[1]), reverse=True):
             versions.sort()
-            span = str(versions[0]) if len(versions) == 1 else f"{versions[0]}…{versions[-1]} ({len(versions)} versions)"
+            span = str(versions[0]) if len(versions) == 1 else f"{len(versions)} of the versions {versions[0]}…{versions[-1]}"
             parts.append(f"{span}: {why}")
         return "; ".join(parts[:limit])
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import date
 
@@ -227,12 +228,23 @@ def _explain_conflict(exc: ResolutionImpossible, provider: Provider) -> str:
         if text in seen:
             continue
         seen.add(text)
-        rejected = provider.rejections.summary(req.name)
+        rejected = provider.rejections.summary(req.name, req.requirement.specifier)
         if req.name == PYTHON:
             text += f", but the target is Python {provider.target.python}"
         elif rejected:
             text += f" ({req.name} {rejected})"
         parts.append(text)
+    # Requirements on one package that cannot hold together, whatever the index has.
+    by_name: dict[str, list[Req]] = defaultdict(list)
+    for info in exc.causes:
+        by_name[info.requirement.name].append(info.requirement)
+    for name, reqs in by_name.items():
+        specs = list(dict.fromkeys(str(r.requirement.specifier) for r in reqs if str(r.requirement.specifier)))
+        joint = SpecifierSet()
+        for spec in specs:
+            joint &= SpecifierSet(spec)
+        if len(specs) > 1 and name != PYTHON and is_empty(joint):
+            parts.append(f"{name} {' and '.join(specs)} do not overlap")
     return "; ".join(parts) or "the requirements conflict"
 
 
