@@ -148,3 +148,22 @@ def test_formerly_failing_shared_models_prove(folder, model, loader_name, rule, 
     assert (result.smoke.repaired is not None) == repaired
     if repaired:
         assert "Windows backslashes" in result.smoke.repaired
+
+
+EXAMPLE_SAVEDMODEL = FIXTURES / "tf215-example-savedmodel" / "model"
+
+
+def test_example_fixture_is_a_non_keras_savedmodel_taking_serialized_protos():
+    facts = api.inspect(EXAMPLE_SAVEDMODEL)
+    assert facts.format == "savedmodel" and facts.keras_version is None
+    assert [(t.name, t.shape, t.dtype) for t in facts.inputs] == [("examples", (None,), "string")]
+    assert facts.sidecar is not None and facts.sidecar.probe is None  # binary protos: none recorded
+
+
+@pytest.mark.e2e
+def test_tf2_signature_parsing_examples_proves_with_example_probes(tmp_path):
+    # ParseExampleV2 inside the function the signature calls (TF2), not in the signature's own graph.
+    result = api.lock(EXAMPLE_SAVEDMODEL, out_dir=tmp_path)
+    assert result.smoke is not None and result.smoke.status == "passed", result.smoke
+    assert result.smoke.loader == "tf.saved_model"
+    assert result.smoke.probe_rules == (("examples", "tf-example(x:float32[4])"),)
