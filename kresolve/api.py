@@ -23,7 +23,7 @@ from .errors import BadInput, CustomCodeMissing, SmokeFailed, Unsolvable
 from .index import Cache, Index, IndexConfig, read_pip_config
 from .index.dates import parse_user_date
 from .lock import requirements_txt
-from .lock.output import Staging
+from .lock.output import Staging, refuse_foreign
 from .policy import Policy, load_policy
 from .report import advisories_json, custom_objects_json, environment_json, facts_json, smoke_json, training_json
 from .rules.advisories import avoid_for, pin_advisories
@@ -37,6 +37,7 @@ from .target import Target, make_target
 
 REPORT = "kresolve-report.json"
 REQUIREMENTS = "requirements.txt"
+REPORT_MARKER = '"kresolve_report"'  # the report's first key: how kresolve knows its own report
 
 
 def inspect(path: str | Path) -> ModelFacts:
@@ -158,6 +159,8 @@ def lock(
     """
     job = _Job.prepare(model, python, platform, policy, requirements, rules, gpu, cuda_driver)
     job = replace(job, exclude_newer=_exclude_newer(exclude_newer), era_cap=era_cap)
+    # Before any work: never replace a file kresolve did not write.
+    refuse_foreign(Path(out_dir), {REQUIREMENTS: requirements_txt.OWN_MARKER, REPORT: REPORT_MARKER})
     facts, training, target, rules, approved = job.facts, job.training, job.target, job.rules, job.policy
     # Custom classes without their code: refused before anything is solved or built (exit 1);
     # under --no-smoke the lock is still written, with a warning that nothing proves it.

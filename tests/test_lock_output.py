@@ -101,3 +101,29 @@ def test_the_lock_header_carries_loader_and_env_vars_back(small_env):
     text = requirements_txt.render(replace(env, plan=replace(env.plan, route=route)), "m.h5", "kresolve lock m.h5", "0")
     assert requirements_txt.read_header(text) == ("tf_keras", {"TF_USE_LEGACY_KERAS": "1"})
     assert requirements_txt.read_header("numpy==1.0\n# loader: keras\n") == (None, {})
+
+
+def test_lock_never_replaces_a_file_it_did_not_write(tmp_path):
+    """`./requirements.txt` is often the user's own (and the evidence kresolve reads): `lock`
+    refuses before any work, exit 2, one line, and leaves every file as it was; a lock kresolve
+    wrote itself is replaced as before."""
+    import subprocess
+    import sys
+
+    from conftest import FIXTURES
+
+    from kresolve.lock.output import refuse_foreign
+
+    mine = "tensorflow==2.15.1\nnumpy<2\n"
+    (tmp_path / "requirements.txt").write_text(mine)
+    env = {"PATH": "", "KRESOLVE_CACHE_DIR": str(tmp_path / "cache"), "PIP_INDEX_URL": "http://127.0.0.1:9/simple"}
+    proc = subprocess.run([sys.executable, "-m", "kresolve", "lock", str(FIXTURES / "tf215-h5" / "model.h5"), "--no-smoke"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "requirements.txt exists and was not written by kresolve" in proc.stderr
+    assert "-o DIR" in proc.stderr and "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert (tmp_path / "requirements.txt").read_text() == mine
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["requirements.txt"]  # nothing else written, no cache
+
+    (tmp_path / "requirements.txt").write_text(f"#\n{requirements_txt.OWN_MARKER} 0.1.0 for Python 3.11\nx==1\n")
+    refuse_foreign(tmp_path, {"requirements.txt": requirements_txt.OWN_MARKER})  # its own: no complaint

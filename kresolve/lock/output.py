@@ -7,6 +7,28 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from ..errors import BadInput
+
+HEAD_BYTES = 4096  # kresolve's marker is in the first lines of what it writes
+
+
+def refuse_foreign(out_dir: Path, markers: dict[str, str]) -> None:
+    """Refuse (exit 2) before any work when a file kresolve would replace is not one it wrote
+    (`markers`: file name -> text kresolve puts in its first lines): `./requirements.txt` is often
+    the user's own, and may be the evidence just read."""
+    for name, marker in markers.items():
+        path = out_dir / name
+        if not path.exists():
+            continue
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(HEAD_BYTES).decode("utf-8", "replace")
+        except OSError as exc:
+            raise BadInput(f"{path}: cannot read the existing file ({exc.strerror or exc})") from None
+        if marker not in head:
+            raise BadInput(f"{path} exists and was not written by kresolve: refusing to replace it "
+                           "(choose another directory with -o DIR)")
+
 
 class Staging:
     """Files are written to a hidden staging directory; `commit()` renames each into place.
