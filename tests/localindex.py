@@ -66,6 +66,14 @@ class Faults:
     status_for: dict[str, int] = field(default_factory=dict)  # path substring -> HTTP status
     ignore_range: bool = False
     hits: list[str] = field(default_factory=list)
+    # Hold every response until `release` is set (or HOLD_LIMIT passes); `received` is set when
+    # a request arrives: a request in flight, for as long as a test needs one.
+    hold: bool = False
+    received: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+
+HOLD_LIMIT = 3.0  # seconds a held response waits at most, so a test can never hang on it
 
 
 def serve(root: Path) -> tuple[str, Faults, http.server.ThreadingHTTPServer]:
@@ -77,6 +85,9 @@ def serve(root: Path) -> tuple[str, Faults, http.server.ThreadingHTTPServer]:
 
         def do_GET(self):
             faults.hits.append(self.path)
+            if faults.hold:
+                faults.received.set()
+                faults.release.wait(HOLD_LIMIT)
             for part, status in faults.status_for.items():
                 if part in self.path:
                     self.send_response(status)

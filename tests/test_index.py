@@ -96,3 +96,19 @@ def test_first_index_wins_for_a_duplicate_file(tmp_path, cache):
     index = Index(IndexConfig((tmp_path / "one" / "simple").as_uri(), ((tmp_path / "two" / "simple").as_uri(),)), cache)
     files = index.files("alpha")
     assert len(files) == 1 and "/one/" in files[0].url
+
+
+def test_close_waits_for_requests_in_flight_before_closing_their_connections(served, cache):
+    """A page fetch is still running on a worker when the index is closed. close() must let it
+    finish before closing the HTTP client: a socket closed under a worker frees its descriptor
+    number, and the worker's next read then takes bytes from whatever file the main thread
+    opened next (seen for real: a rules file that lost its first five bytes)."""
+    _, url, faults = served
+    faults.hold = True
+    index = Index(IndexConfig(url), cache)
+    index.prefetch(["alpha"])
+    assert faults.received.wait(10), "the prefetch never reached the server"
+    index.close()  # returns once the held response has been served (at most HOLD_LIMIT)
+    running = list(index._files.values())
+    assert running and all(f.done() for f in running)
+    assert [d.filename for d in running[0].result()] == ["alpha-1.0-py3-none-any.whl", "alpha-1.1-py3-none-any.whl"]

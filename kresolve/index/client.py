@@ -100,7 +100,11 @@ class Index:
         self.stats = {"pages_fetched": 0, "metadata_ranged": 0, "metadata_downloaded": 0, "metadata_pep658": 0}
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        # Wait for requests already running before closing their client: a socket closed under a
+        # worker frees its descriptor number for the next open() of another thread, and the
+        # worker's next read then takes bytes from that file (a rules file lost its first five
+        # bytes to a TLS record-header read that way).
+        self._pool.shutdown(wait=True, cancel_futures=True)
         self._http.close()
 
     # -- project pages ---------------------------------------------------------------------

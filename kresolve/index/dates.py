@@ -176,7 +176,7 @@ class Dater:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kresolve-dates")
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown(wait=True, cancel_futures=True)  # its searches use the index's client
 
     # -- one version --------------------------------------------------------------------------
     def released(self, files: list[DistFile]) -> Released:
