@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import shlex
 import sys
 from dataclasses import dataclass, replace
@@ -314,8 +313,8 @@ def smoke(
         raise BadInput(f"{lock_file}: the lock does not name a loader (not written by kresolve?): pass --loader")
     if chosen_loader not in LOADERS:
         raise BadInput(f"--loader {chosen_loader!r}: expected one of {', '.join(LOADERS)}")
-    rule = re.search(rf"^{re.escape(requirements_txt.LOADER_LINE)}\S+ \(rule ([^)\s]+)\)", text, re.MULTILINE)
-    attempts: tuple[Attempt, ...] = (Attempt(chosen_loader, tuple(sorted(env_vars.items())), rule.group(1) if rule and not loader else None),)
+    route_id = requirements_txt.read_route(text) if not loader else None
+    attempts: tuple[Attempt, ...] = (Attempt(chosen_loader, tuple(sorted(env_vars.items())), route_id),)
     if loader is None:  # the lock's own loader: the other routes its pins serve may follow
         try:
             routes = [p.route for p in plans_for(facts, load_rules())]

@@ -101,6 +101,8 @@ def test_the_lock_header_carries_loader_and_env_vars_back(small_env):
     text = requirements_txt.render(replace(env, plan=replace(env.plan, route=route)), "m.h5", "kresolve lock m.h5", "0")
     assert requirements_txt.read_header(text) == ("tf_keras", {"TF_USE_LEGACY_KERAS": "1"})
     assert requirements_txt.read_header("numpy==1.0\n# loader: keras\n") == (None, {})
+    assert requirements_txt.read_route(text) == route.id
+    assert requirements_txt.read_route("numpy==1.0\n# loader: keras (rule r)\n") is None
 
 
 def test_lock_never_replaces_a_file_it_did_not_write(tmp_path):

@@ -96,6 +96,17 @@ def locked_pins(text: str) -> list[LockedPin]:
     return pins
 
 
+def read_route(text: str) -> str | None:
+    """The route id the header's loader line names (`# loader: tf.keras (rule ROUTE)`)."""
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            break
+        if line.startswith(LOADER_LINE):
+            found = re.match(r"\S+ \(rule ([^)\s]+)\)", line[len(LOADER_LINE):])
+            return found.group(1) if found else None
+    return None
+
+
 def read_header(text: str) -> tuple[str | None, dict[str, str]]:
     """The loader and its environment variables, as `render` wrote them into the header."""
     loader, env = None, {}
