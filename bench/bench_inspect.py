@@ -31,9 +31,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kresolve import api  # noqa: E402
-from kresolve.index import Cache, read_pip_config  # noqa: E402
-from kresolve.smoke.envs import build_env  # noqa: E402
+from kresolve import api
+from kresolve.index import Cache, read_pip_config
+from kresolve.smoke.envs import build_env
 
 FIXTURE = ROOT / "tests" / "fixtures" / "models" / "tf215-h5" / "model.h5"
 MODEL_NAME = "dense-1gb.h5"
@@ -94,7 +94,7 @@ def ensure_model(python: Path, cache: Cache) -> Path:
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    proc = subprocess.run([str(python), "-c", BUILD, str(path)], capture_output=True, text=True)
+    proc = subprocess.run([str(python), "-c", BUILD, str(path)], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise SystemExit(f"building the model failed:\n{proc.stderr[-3000:]}")
     print(f"model: {path} ({int(proc.stdout.split()[-1]):,} parameters, built and saved in "
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"inspect: {facts.format_detail}; layers {', '.join(facts.layer_classes)}")
 
     proc = subprocess.run([str(python), "-c", LOAD, str(model), str(args.loads)],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise SystemExit(f"load_model failed:\n{proc.stderr[-3000:]}")
     loaded = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
 
     for case in range(args.cases):
-        label, original, target, directory, source = prepared[case % len(prepared)]
+        label, original, target, directory, _source = prepared[case % len(prepared)]
         what, data = mutate(rng, original)
         per_mutation[what.split("@")[0].split(" ")[0].split("+")[0]] += 1
         target.write_bytes(data)
@@ -294,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(work, ignore_errors=True)
 
     seconds = sorted(t for t, _ in times)
-    p99 = seconds[min(len(seconds) - 1, int(round(0.99 * (len(seconds) - 1))))]
+    p99 = seconds[min(len(seconds) - 1, round(0.99 * (len(seconds) - 1)))]
     slowest = sorted(times, reverse=True)[:5]
     figures = {
         "cases": args.cases,

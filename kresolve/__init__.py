@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 __version__ = "0.1.0"
 __all__ = ["LockResult", "__version__", "inspect", "lock"]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     # Lazy: `import kresolve` stays cheap for the CLI and for stage modules imported alone.
     if name in ("LockResult", "inspect", "lock"):
         from . import api

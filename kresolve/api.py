@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
+import tempfile
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -14,7 +16,10 @@ from packaging.requirements import InvalidRequirement, Requirement
 from . import __version__
 from .artifact import inspect as _inspect
 from .artifact.facts import ModelFacts
+from .artifact.h5worker import prestart_for
 from .artifact.savedmodel import missing_variables
+from .conda.channels import resolve_channels
+from .conda.colock import conda_json, lock_inputs, solve_targets
 from .customcode import missing_custom_code
 from .customcode import refusal as custom_code_refusal
 from .customcode import warning as custom_code_warning
@@ -22,8 +27,11 @@ from .errors import BadInput, CustomCodeMissing, SmokeFailed, Unsolvable
 from .index import Cache, Index, IndexConfig, read_pip_config
 from .index.dates import parse_user_date
 from .lock import requirements_txt
+from .lock.formats import FormatChoice, LockFormat, LockInput, default_formats, parse_formats, writer
 from .lock.output import Staging, refuse_foreign
+from .lock.template import Template, read_template
 from .policy import Policy, load_policy
+from .progress import Progress, Stage, stage
 from .report import advisories_json, custom_objects_json, environment_json, facts_json, smoke_json, training_json
 from .rules.advisories import avoid_for, pin_advisories
 from .rules.companions import companion_packages, match_companion, provided_classes
@@ -32,7 +40,7 @@ from .rules.infer import TrainingEnv, infer
 from .rules.plan import Need, evidence_dates, plans_for
 from .smoke.run import Attempt, SmokeResult, attempts_for, pins_in_lock, smoke_test
 from .solve.resolve import Environment, solve
-from .target import Target, make_target
+from .target import Target, check_gpu, is_host, make_target
 
 REPORT = "kresolve-report.json"
 REQUIREMENTS = "requirements.txt"
@@ -84,30 +92,45 @@ class _Job:
     extra: tuple[Need, ...]
     exclude_newer: date | None = None  # uv's --exclude-newer: a hard cap on release dates
     era_cap: bool = True  # the soft era cap for packages without evidence (DESIGN "Nearest")
+    progress: Progress | None = None  # where index pages/metadata fetched are counted (None: silent)
 
     @classmethod
-    def prepare(cls, model, python, platform, policy, requirements, rules, gpu=False, cuda_driver=None) -> "_Job":
-        facts = inspect(model)
+    def prepare(cls, model, python, platform, policy, requirements, rules, gpu=False, cuda_driver=None,
+                glibc=None, macos=None, progress: Progress | None = None) -> _Job:
+        # The target first: a typo in --python/--platform is said before any model is read.
+        target = make_target(python, platform, gpu, cuda_driver, glibc=glibc, macos=macos)
+        prestart_for(model)  # an HDF5 model: its reader process starts while the rules load
         rules = rules or load_rules()
+        check_gpu(target, rules.accelerators)
+        with stage(progress, Stage.INSPECT, str(model)):
+            facts = inspect(model)
         return cls(
             facts=facts,
             training=infer(facts, rules),
-            target=make_target(python, platform, gpu, cuda_driver),
+            target=target,
             rules=rules,
             policy=load_policy(policy) if policy else None,
             extra=tuple(Need(_requirement(r), "asked for with --requirement") for r in requirements),
+            progress=progress,
         )
 
     def solve(self, index_config: IndexConfig, cache: Cache, offline: bool, target: Target | None = None,
-              use_policy: bool = True) -> Environment:
-        index = Index(index_config, cache, offline=offline)
+              use_policy: bool = True, shared: Index | None = None) -> Environment:
+        """`shared`: an Index kept open by the caller across several solves (explain's re-solves
+        for other targets): pages and metadata already read are not read again."""
+        index = shared or Index(index_config, cache, offline=offline, progress=self.progress)
         try:
             plans = plans_for(self.facts, self.rules, self.extra, self.training)
-            return solve(plans, target or self.target, index, self.rules, self.policy if use_policy else None,
-                         exclude_newer=self.exclude_newer, era_cap=self.era_cap, evidence_dates=evidence_dates(self.facts),
-                         avoid=avoid_for(self.facts, self.rules))
+            with stage(self.progress, Stage.SOLVE, (target or self.target).describe()):
+                return solve(plans, target or self.target, index, self.rules, self.policy if use_policy else None,
+                             exclude_newer=self.exclude_newer, era_cap=self.era_cap, evidence_dates=evidence_dates(self.facts),
+                             avoid=avoid_for(self.facts, self.rules))
+        except Unsolvable:
+            index.check_indexes()  # a mistyped index URL is an index failure (exit 4), not a conflict
+            raise
         finally:
-            index.close()
+            if shared is None:
+                index.close()
 
 
 @dataclass(frozen=True)
@@ -118,6 +141,7 @@ class LockResult:
     smoke: SmokeResult | None
     report: dict
     warnings: tuple[str, ...] = ()  # e.g. custom classes without code under --no-smoke
+    formats: FormatChoice | None = None  # the lockfile formats written, and which project file asked
 
 
 def lock(
@@ -142,6 +166,15 @@ def lock(
     era_cap: bool = True,
     only_binary: tuple[str, ...] = (),
     no_binary: tuple[str, ...] = (),
+    formats: str | tuple[LockFormat, ...] | None = None,
+    format_options: dict[str, object] | None = None,
+    glibc: str | tuple[int, int] | None = None,
+    macos: str | tuple[int, int] | None = None,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    platforms: tuple[str, ...] = (),
+    channels: tuple[str, ...] = (),
+    template: str | Path | None = None,
 ) -> LockResult:
     """Solve, lock and (unless `smoke=False`) smoke-test the nearest environment for `model`.
 
@@ -155,11 +188,37 @@ def lock(
     newest-before-the-era's-cut-off first (soft: later ones when nothing earlier installs).
     `only_binary` / `no_binary`: pip's --only-binary / --no-binary (names, `:all:`, `:none:`);
     by default a release with no wheel for the target is locked as its sdist, built at install.
+    `formats`: `"pip,pylock"` or LockFormat values (default: pip plus the formats the project
+    already uses, see `lock.formats.default_formats`); `format_options` go to their writers.
+    `glibc` / `macos`: the target's floors ("2.17", "11.0"); `dry_run`: solve and return the
+    result, write nothing and build nothing; `progress`: a progress sink (kresolve.progress).
+    `platforms`: lock these platforms too (the first is the primary target when `platform` is not
+    given; the smoke test runs for the host only); `channels`: conda channels (`-c`, else the
+    template's, the .condarc's, conda-forge); `template`: an environment.template.yml co-resolved
+    with the model's needs (conda list into the conda solve of conda-lock/env, pip list into the pip solve).
     """
-    job = _Job.prepare(model, python, platform, policy, requirements, rules, gpu, cuda_driver)
+    if not dry_run:
+        check_out_dir(Path(out_dir))  # before any work: -o must be a directory kresolve can write
+    choice = _choose_formats(formats, model)
+    platform = platform or (platforms[0] if platforms else None)
+    tmpl = read_template(template) if template is not None else None
+    conda_side = LockFormat.CONDA_LOCK in choice.formats or LockFormat.ENV in choice.formats
+    conda_channels = resolve_channels(channels, tmpl.channels if tmpl else ()) if conda_side else ()
+    job = _Job.prepare(model, python, platform, policy, requirements, rules, gpu, cuda_driver,
+                       glibc=glibc, macos=macos, progress=progress)
     job = replace(job, exclude_newer=_exclude_newer(exclude_newer), era_cap=era_cap)
     # Before any work: never replace a file kresolve did not write.
-    refuse_foreign(Path(out_dir), {REQUIREMENTS: requirements_txt.OWN_MARKER, REPORT: REPORT_MARKER})
+    writers = {f: writer(f) for f in choice.formats if f is not LockFormat.PIP}
+    others = [make_target(job.target.python_full or job.target.python, p, gpu, cuda_driver, glibc=glibc, macos=macos)
+              for p in platforms]
+    targets = (job.target,) + tuple({t.platform: t for t in others if t.platform != job.target.platform}.values())
+    markers = {REPORT: REPORT_MARKER}
+    if LockFormat.PIP in choice.formats:
+        markers[REQUIREMENTS] = requirements_txt.OWN_MARKER
+    for w in writers.values():
+        markers |= {name: w.marker for name in w.names(targets)}
+    if not dry_run:
+        refuse_foreign(Path(out_dir), markers)
     facts, training, target, rules, approved = job.facts, job.training, job.target, job.rules, job.policy
     # Custom classes without their code: refused before anything is solved or built (exit 1);
     # under --no-smoke the lock is still written, with a warning that nothing proves it.
@@ -177,7 +236,9 @@ def lock(
     warnings += (no_weights,) if no_weights else ()
     index_config = _with_formats(index_config or read_pip_config(), only_binary, no_binary)
     cache = cache or Cache()
-    env = job.solve(index_config, cache, offline)
+    solved = solve_targets(targets, lambda t, needs: replace(job, extra=job.extra + needs).solve(index_config, cache, offline, target=t),
+                           conda_side, tmpl, conda_channels, cache.root / "conda", offline, job.exclude_newer)
+    env, warnings = solved.environments[0], warnings + solved.warnings
     command = command or "kresolve lock " + shlex.join(sys.argv[2:] if sys.argv[1:2] == ["lock"] else [str(model)])
     report = {
         "kresolve_report": 1,
@@ -191,7 +252,11 @@ def lock(
             "rules": {"root": rules.root, "count": rules.count},
             "policy": {"name": approved.name, "path": approved.path} if approved else None,
             "exclude_newer": job.exclude_newer.isoformat() if job.exclude_newer else None,
+            "platforms": [t.platform for t in targets],
+            "channels": [c.url for c in conda_channels],
+            "template": tmpl.path if tmpl else None,
         },
+        "conda": conda_json(solved.solutions),
         "facts": facts_json(facts),
         "training_env": training_json(training),
         "environment": environment_json(env),
@@ -199,23 +264,46 @@ def lock(
         "advisories": advisories_json(pin_advisories(((p.name, p.version) for p in env.pins), facts, rules)),
         "companions": [{"package": u.package, "rule": u.rule_id, "classes": list(u.class_names), "reason": u.reason}
                        for u in companion_packages(facts, rules)],
-        "lockfiles": [REQUIREMENTS],
+        "lockfiles": [],
+        "formats": {"chosen": [f.value for f in choice.formats],
+                    "because": {f.value: str(path) for f, path in choice.because}},
         "smoke": None,
         "warnings": list(warnings),
     }
+    if dry_run:  # solved and reported; nothing written, nothing built
+        report["lockfiles"] = []
+        return LockResult(facts, env, (), None, report, warnings, choice)
     staging = Staging(Path(out_dir))
     try:
-        lock_path = staging.write(REQUIREMENTS, requirements_txt.render(env, str(model), command, __version__))
+        pip_lock = requirements_txt.render(env, str(model), command, __version__)
+        if LockFormat.PIP in choice.formats:
+            lock_path = staging.write(REQUIREMENTS, pip_lock)
+        else:  # the smoke env is built from the same pins; the file itself is not kept
+            lock_path = staging.dir / f".smoke-{REQUIREMENTS}"
+            lock_path.write_text(pip_lock, "utf-8")
+        for w in writers.values():
+            for name, text in w.write(LockInput(solved.environments, str(model), command, __version__, {
+                **(format_options or {}), "conda": solved.solutions, "template": tmpl, "sources": _sources(model, tmpl, out_dir),
+                "inputs": lock_inputs(model, targets, conda_channels, tmpl.text if tmpl else None, {
+                    "kresolve": __version__, "rules": rules.count, "requirements": list(requirements),
+                    "policy": approved.path if approved else None, "exclude_newer": str(job.exclude_newer)})})).items():
+                staging.write(name, text)
+        report["lockfiles"] = list(staging.names)
         result = None
         if smoke:
+            # Several platforms (-p): the one that is this host is smoke-tested, from its pip pins.
+            tested = next((e for e in solved.environments if is_host(e.target)), env)
+            if tested is not env:
+                lock_path = staging.dir / f".smoke-{REQUIREMENTS}"
+                lock_path.write_text(requirements_txt.render(tested, str(model), command, __version__), "utf-8")
             # The chosen route first; then the other routes for this file that the same pins serve.
-            chosen = Attempt(env.plan.route.loader, tuple(sorted(env.env_vars.items())), env.plan.route.id)
+            chosen = Attempt(tested.plan.route.loader, tuple(sorted(tested.env_vars.items())), tested.plan.route.id)
             routes = [p.route for p in plans_for(facts, rules, job.extra, training)]
-            attempts = attempts_for(chosen, routes, {p.name: p.version for p in env.pins})
+            attempts = attempts_for(chosen, routes, {p.name: p.version for p in tested.pins})
             result = smoke_test(
-                facts, lock_path, attempts, target, index_config,
+                facts, lock_path, attempts, tested.target, index_config,
                 cache.root / "envs", trust=trust_model, modules=custom_objects,
-                paths=code_paths or ((".",) if custom_objects else ()),
+                paths=code_paths or ((".",) if custom_objects else ()), progress=progress,
             )
             report["smoke"] = smoke_json(result)
         staging.write(REPORT, json.dumps(report, indent=2) + "\n")
@@ -226,7 +314,58 @@ def lock(
     except BaseException:
         staging.discard()
         raise
-    return LockResult(facts, env, tuple(written), result, report, warnings)
+    return LockResult(facts, env, tuple(written), result, report, warnings, choice)
+
+
+def _sources(model: str | Path, template: Template | None, out_dir: str | Path) -> list[str]:
+    """conda-lock's `sources`: the inputs, relative to the lockfile's directory where possible."""
+    found = []
+    for path in [Path(model)] + ([Path(template.path)] if template else []):
+        try:
+            found.append(Path(os.path.relpath(path.absolute(), Path(out_dir).absolute())).as_posix())
+        except ValueError:  # another drive on Windows
+            found.append(path.absolute().as_posix())
+    return found
+
+
+def check_out_dir(out_dir: Path) -> None:
+    """`-o DIR` must be (or be creatable as) a directory kresolve can write: a file there, or a
+    directory it may not write, is bad usage (exit 2), said before any work is done."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise BadInput(f"-o {out_dir}: is a file, not a directory (lock writes several files into a directory)")
+    existing = out_dir
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if not existing.is_dir():
+        raise BadInput(f"-o {out_dir}: {existing} is a file, not a directory")
+    try:  # a real probe: permissions, read-only mounts and ACLs all say no the same way
+        fd, probe = tempfile.mkstemp(prefix=".kresolve-probe-", dir=existing)
+    except OSError as exc:
+        raise BadInput(f"-o {out_dir}: cannot write in {existing} ({exc.strerror or exc})") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def _choose_formats(formats: str | tuple[LockFormat, ...] | None, model: str | Path) -> FormatChoice:
+    """Asked-for formats as given; by default pip plus the project's own (beside the model, in
+    the current directory), leaving out any this kresolve has no writer for."""
+    if isinstance(formats, str):
+        return FormatChoice(parse_formats(formats))
+    if formats:
+        return FormatChoice(tuple(formats))
+    found = default_formats([Path(model).absolute().parent, Path.cwd()])
+    usable = tuple(f for f in found.formats if f is LockFormat.PIP or _has_writer(f))
+    return FormatChoice(usable, tuple((f, p) for f, p in found.because if f in usable))
+
+
+def _has_writer(fmt: LockFormat) -> bool:
+    try:
+        writer(fmt)
+    except BadInput:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -255,14 +394,26 @@ def explain(
     era_cap: bool = True,
     only_binary: tuple[str, ...] = (),
     no_binary: tuple[str, ...] = (),
+    glibc: str | tuple[int, int] | None = None,
+    macos: str | tuple[int, int] | None = None,
+    progress: Progress | None = None,
 ) -> Explanation:
     """Why each pin (rules, sources, distance); on failure, the conflict and what would solve it."""
-    job = _Job.prepare(model, python, platform, policy, requirements, rules, gpu, cuda_driver)
+    job = _Job.prepare(model, python, platform, policy, requirements, rules, gpu, cuda_driver,
+                       glibc=glibc, macos=macos, progress=progress)
     job = replace(job, exclude_newer=_exclude_newer(exclude_newer), era_cap=era_cap)
     index_config = _with_formats(index_config or read_pip_config(), only_binary, no_binary)
     cache = cache or Cache()
+    index = Index(index_config, cache, offline=offline, progress=job.progress)
     try:
-        env = job.solve(index_config, cache, offline)
+        return _explain(job, index_config, cache, offline, index)
+    finally:
+        index.close()
+
+
+def _explain(job: _Job, index_config: IndexConfig, cache: Cache, offline: bool, index: Index) -> Explanation:
+    try:
+        env = job.solve(index_config, cache, offline, shared=index)
         return Explanation(job.facts, job.training, job.target, env, None, ())
     except Unsolvable as exc:
         failure = str(exc)
@@ -280,7 +431,7 @@ def explain(
         tries.append(("without --gpu", replace(job.target, gpu=False, cuda_driver=None), True))
     for words, target, keep_policy in tries:
         try:
-            env = job.solve(index_config, cache, offline, target=target, use_policy=keep_policy)
+            env = job.solve(index_config, cache, offline, target=target, use_policy=keep_policy, shared=index)
         except Unsolvable:
             continue
         core = ", ".join(f"{p.name} {p.version}" for p in env.pins if p.top_level)
@@ -297,23 +448,35 @@ def smoke(
     code_paths: tuple[str, ...] = (),
     index_config: IndexConfig | None = None,
     cache: Cache | None = None,
+    progress: Progress | None = None,
 ) -> SmokeResult:
     """Build an env from an existing lock (on this host), load the model there, compare outputs.
 
-    The loader and its environment variables come from the lock's header unless `loader` is given.
+    The loader and its environment variables come from the lock's header unless `loader` is given:
+    a requirements.txt's header comments, pylock.toml's `[tool.kresolve]`, conda-lock.yml's
+    `custom_metadata`. From a pylock or conda-lock file the env is built from its pip packages
+    (conda-lock: this host's platform; its conda packages besides Python are not in that env).
+    `progress`: a progress sink for the environment build and the load (default: silent).
     """
+    from .install import LockKind, read_lock
+
     facts = inspect(model)
-    try:
-        text = Path(lock_file).read_text("utf-8")
-    except OSError as exc:
-        raise BadInput(f"{lock_file}: cannot read the lock ({exc.strerror or exc})") from None
-    recorded, env_vars = requirements_txt.read_header(text)
+    read = read_lock(lock_file)
+    text, recorded, env_vars = read.pip_text, read.loader, read.env_vars
+    if not text:
+        raise BadInput(f"{lock_file}: the lock has no pip packages for this host: nothing to build a smoke env from")
+    lock_path = Path(lock_file)
+    cache = cache or Cache()
+    if read.kind is not LockKind.REQUIREMENTS:  # the same pins as a --require-hashes requirements file
+        lock_path = cache.root / "locks" / f"{read.digest[:20]}.requirements.txt"
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        lock_path.write_text(text, "utf-8")
     chosen_loader = loader or recorded
     if chosen_loader is None:
         raise BadInput(f"{lock_file}: the lock does not name a loader (not written by kresolve?): pass --loader")
     if chosen_loader not in LOADERS:
         raise BadInput(f"--loader {chosen_loader!r}: expected one of {', '.join(LOADERS)}")
-    route_id = requirements_txt.read_route(text) if not loader else None
+    route_id = read.route if not loader else None
     attempts: tuple[Attempt, ...] = (Attempt(chosen_loader, tuple(sorted(env_vars.items())), route_id),)
     if loader is None:  # the lock's own loader: the other routes its pins serve may follow
         try:
@@ -321,9 +484,30 @@ def smoke(
         except Unsolvable:
             routes = []
         attempts = attempts_for(attempts[0], routes, pins_in_lock(text))
-    cache = cache or Cache()
     return smoke_test(
-        facts, Path(lock_file), attempts, make_target(), index_config or read_pip_config(),
+        facts, lock_path, attempts, make_target(), index_config or read_pip_config(),
         cache.root / "envs", trust=trust_model, modules=custom_objects,
-        paths=code_paths or ((".",) if custom_objects else ()),
+        paths=code_paths or ((".",) if custom_objects else ()), progress=progress,
     )
+
+
+def lock_many(models, **options):
+    """One environment for several models (`kresolve lock A B C`): see kresolve.together.lock_many.
+    Raises solve.many.CoConflict (an Unsolvable) naming which model conflicts with which."""
+    from .together import lock_many as _lock_many
+
+    return _lock_many(models, **options)
+
+
+def scan(paths, pythons=(), platforms=(), policy=None, smoke=False, jobs=1, out_dir=".", resume=False,
+         scheduler=None, formats=(), index_config=None, offline=False, trust_model=False, timeout=1800.0):
+    """The fleet view (`kresolve scan`): every model under `paths` on every target (each of
+    `pythons` × each of `platforms`, default this host); writes scan.json and scan.html to
+    `out_dir` and returns the kresolve.scan.ScanResult."""
+    from .scan import ScanOptions, TargetSpec, run_scan
+
+    targets = tuple(dict.fromkeys(TargetSpec(py, pl) for py in (pythons or (None,)) for pl in (platforms or (None,))))
+    options = ScanOptions(targets=targets, policy=str(policy) if policy else None,
+                          index_config=index_config or read_pip_config(), offline=offline, smoke=smoke,
+                          trust_model=trust_model, timeout=timeout)
+    return run_scan(paths, options, out_dir, jobs=jobs, resume=resume, scheduler=scheduler, formats=formats)[0]

@@ -15,10 +15,13 @@ from rich.table import Table
 from rich.text import Text
 
 from . import __version__, api
-from .errors import BadInput, KresolveError, SmokeFailed
+from .errors import BadInput, ErrorKind, KresolveError, SmokeFailed
+from .progress import PlainProgress, Progress, RichProgress, Stage
 from .report import environment_json, facts_json, refusal_json, smoke_json, training_json
 from .rules.db import LOADERS, load_rules
-from .target import PLATFORMS
+from .scan.cli import add_parser as _scan_parser  # kresolve scan and lock A B C: arguments and rendering
+from .scan.cli import run as _scan_command
+from .target import DEFAULT_GLIBC, DEFAULT_MACOS, PYTHON_MINORS, UV_MACOS, platform_words
 
 out = Console(highlight=False)
 
@@ -51,44 +54,121 @@ def _format_arguments(p: argparse.ArgumentParser) -> None:
                    help="lock the sdist of these packages even where a wheel exists (built at install time)")
 
 
+class UsageError(Exception):
+    """argparse's complaint (unknown flag, missing value), raised instead of exiting so that
+    `--json` can still answer in JSON; exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+class _Platforms(argparse.Action):
+    """`-p linux-64 -p osx-arm64`: every platform into `platforms`, the first is `platform`."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        found = [*(getattr(namespace, "platforms", None) or []), values]
+        namespace.platforms, namespace.platform = found, found[0]
+
+
+def _target_arguments(p: argparse.ArgumentParser) -> None:
+    """The target: pip/uv's names (--python-version, --python-platform) next to kresolve's own."""
+    p.add_argument("--python", "--python-version", dest="python", metavar="X.Y[.Z]",
+                   help=f"target CPython: a minor (3.11) or a release (3.11.4, which pins python_full_version); "
+                        f"{PYTHON_MINORS[0]} to {PYTHON_MINORS[-1]} (default: this interpreter)")
+    p.add_argument("-p", "--platform", "--python-platform", dest="platform", metavar="PLATFORM", action=_Platforms,
+                   help=f"target platform: {platform_words()} (default: this host); lock takes several "
+                        f"(-p linux-64 -p osx-arm64: one conda-lock.yml for all, the first is the primary target)")
+    p.set_defaults(platforms=[])
+    p.add_argument("--glibc", metavar="X.Y",
+                   help=f"oldest glibc of a Linux target (default: this host's for linux targets on this host, else "
+                        f"{DEFAULT_GLIBC[0]}.{DEFAULT_GLIBC[1]}; uv's *-manylinux_2_NN names set it)")
+    p.add_argument("--macos", metavar="X.Y",
+                   help=f"oldest macOS of a macOS target (default: {DEFAULT_MACOS['arm64'][0]}.0; "
+                        f"{UV_MACOS[0]}.0 for uv's macos/*-apple-darwin names, as uv)")
+    p.add_argument("--gpu", action="store_true",
+                   help="solve for the GPU build (CUDA on linux-64 and win-64, Metal on osx-arm64; rules/gpu.toml)")
+    p.add_argument("--cuda-driver", metavar="VERSION", help="the target's NVIDIA driver version (implies --gpu)")
+
+
+def _index_arguments(p: argparse.ArgumentParser) -> None:
+    """pip's index options with pip's names and meanings; they override pip.conf and PIP_* as in pip."""
+    p.add_argument("-i", "--index-url", metavar="URL", help="the package index (PEP 503/691), instead of pip.conf's index-url")
+    p.add_argument("--extra-index-url", action="append", default=[], metavar="URL",
+                   help="another index, besides --index-url and pip.conf's; repeatable")
+    p.add_argument("-f", "--find-links", action="append", default=[], metavar="DIR|URL",
+                   help="a local directory of wheels/sdists or an HTML page of links (path or URL); repeatable")
+    p.add_argument("--no-index", action="store_true", help="ignore every index: only --find-links")
+    p.add_argument("--offline", action="store_true", help="use only the on-disk cache, never the network")
+
+
+def _output_arguments(p: argparse.ArgumentParser, json_help: str = "machine-readable output on stdout, errors included") -> None:
+    p.add_argument("--json", action="store_true", help=json_help)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress and no tables: errors and warnings only")
+    p.add_argument("-v", "--verbose", action="store_true", help="also the index configuration used and per-stage counts")
+
+
+DESCRIPTION = "The nearest environment in which a saved Keras/TensorFlow model loads again."
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kresolve", description="The nearest environment in which a saved Keras/TensorFlow model loads again.")
+    return fill_parser(_Parser(prog="kresolve", description=DESCRIPTION))
+
+
+def fill_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Every command and argument, on `parser`: the `kresolve` command's, or the one conda hands
+    its `conda kresolve` plugin (kresolve.conda_plugin), so both take the same arguments."""
     parser.add_argument("--version", action="version", version=f"kresolve {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("inspect", help="what a model file says about itself (never runs model code)")
     p.add_argument("models", nargs="+", metavar="MODEL")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    _output_arguments(p, "machine-readable output (docs/inspect-json.md)")
 
     p = sub.add_parser("lock", help="solve, lock and smoke-test the nearest environment")
-    p.add_argument("model", metavar="MODEL")
-    p.add_argument("--python", help="target Python minor, e.g. 3.11 (default: this interpreter)")
-    p.add_argument("--platform", choices=sorted(PLATFORMS), help="target platform (default: this host)")
-    p.add_argument("-o", "--output", default=".", help="directory for requirements.txt and kresolve-report.json")
+    p.add_argument("model", metavar="MODEL", nargs="+",
+                   help="the model; several: one environment for all of them (or which model conflicts with which)")
+    _target_arguments(p)
+    p.add_argument("-o", "--output", default=".", metavar="DIR",
+                   help="directory for the lockfiles and kresolve-report.json (default: the current directory)")
+    p.add_argument("--dry-run", action="store_true", help="solve and print the result; write nothing, build nothing")
+    p.add_argument("--format", metavar="FORMATS", dest="formats",
+                   help="lockfiles to write, a comma list of pip,conda-lock,pylock,env (default: pip plus the formats "
+                        "the project already uses: a pylock.toml, conda-lock.yml or environment.yml beside the model "
+                        "or in the current directory)")
+    p.add_argument("-c", "--channel", action="append", default=[], dest="channels", metavar="CHANNEL",
+                   help="conda channel for conda-lock/env (name, URL, file:///dir; repeatable; default: the template's, "
+                        "then .condarc's channels, then conda-forge)")
+    p.add_argument("--template", metavar="FILE",
+                   help="environment.template.yml with serving packages to co-resolve with the model's needs "
+                        "(conda list into the conda solve, pip list into the pip solve)")
     p.add_argument("--no-smoke", action="store_true", help="do not build the environment and load the model")
     p.add_argument("--trust-model", action="store_true", help="allow the smoke test to run code stored in the model (Lambda layers)")
-    p.add_argument("--offline", action="store_true", help="use only the on-disk cache, never the network")
+    _index_arguments(p)
     p.add_argument("--policy", metavar="FILE", help="approved version set to stay inside (see rules/approved/)")
-    p.add_argument("--gpu", action="store_true", help="solve for the GPU build (CUDA on Linux, Metal on Apple silicon)")
-    p.add_argument("--cuda-driver", metavar="VERSION", help="the target's NVIDIA driver version (implies --gpu)")
     p.add_argument("--requirement", action="append", default=[], metavar="REQ",
                    help="also install this requirement (e.g. the package that defines custom layers); repeatable")
     p.add_argument("--custom-objects", action="append", default=[], metavar="MODULE",
                    help="module the smoke test imports before loading (defines/registers custom classes); repeatable")
     p.add_argument("--code-path", action="append", default=[], metavar="DIR",
                    help="directory to import --custom-objects modules from (default: the current directory)")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    _output_arguments(p, "print the report (docs/report-json.md) as JSON on stdout, errors included")
     _format_arguments(p)
     _exclude_newer_argument(p)
 
+    _scan_parser(sub)
+
     p = sub.add_parser("smoke", help="build an env from a lockfile, load the model there, compare with the recording")
     p.add_argument("model", metavar="MODEL")
-    p.add_argument("--lock", required=True, metavar="FILE", help="requirements.txt written by kresolve lock")
+    p.add_argument("--lock", required=True, metavar="FILE", help="the lock kresolve lock wrote: requirements.txt, pylock.toml or conda-lock.yml")
     p.add_argument("--loader", choices=LOADERS, help="override the loader the lock's header names")
     p.add_argument("--trust-model", action="store_true", help="allow running code stored in the model (Lambda layers)")
-    p.add_argument("--custom-objects", action="append", default=[], metavar="MODULE")
-    p.add_argument("--code-path", action="append", default=[], metavar="DIR")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--custom-objects", action="append", default=[], metavar="MODULE",
+                   help="module to import before loading (defines/registers custom classes); repeatable")
+    p.add_argument("--code-path", action="append", default=[], metavar="DIR", help="directory to import modules from")
+    _index_arguments(p)
+    _output_arguments(p)
 
     p = sub.add_parser("capture", help="run in the training environment: write kresolve.json next to the model")
     p.add_argument("model", metavar="MODEL")
@@ -105,33 +185,42 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--file", metavar="FILE", help="read the error (e.g. a whole traceback) from a file; - for stdin")
     p.add_argument("--installed", action="append", default=[], metavar="NAME==VERSION",
                    help="versions in the failing environment, to check each cause's combination; repeatable")
-    p.add_argument("--json", action="store_true")
+    _output_arguments(p)
 
     p = sub.add_parser("explain", help="why each pin (rules, sources, distance); on failure what would make it solvable")
     p.add_argument("model", metavar="MODEL")
-    p.add_argument("--python", help="target Python minor (default: this interpreter)")
-    p.add_argument("--platform", choices=sorted(PLATFORMS), help="target platform (default: this host)")
+    _target_arguments(p)
     p.add_argument("--policy", metavar="FILE", help="approved version set to stay inside")
-    p.add_argument("--gpu", action="store_true", help="solve for the GPU build")
-    p.add_argument("--cuda-driver", metavar="VERSION", help="the target's NVIDIA driver version (implies --gpu)")
-    p.add_argument("--requirement", action="append", default=[], metavar="REQ")
-    p.add_argument("--offline", action="store_true")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--requirement", action="append", default=[], metavar="REQ", help="also install this requirement; repeatable")
+    _index_arguments(p)
+    _output_arguments(p)
     _format_arguments(p)
     _exclude_newer_argument(p)
 
     p = sub.add_parser("rules", help="the rules database: check, show")
     rules_sub = p.add_subparsers(dest="rules_command", required=True)
     q = rules_sub.add_parser("check", help="schema and consistency (contradictions, gaps, ambiguity, sources)")
-    q.add_argument("--json", action="store_true")
+    _output_arguments(q)
     q = rules_sub.add_parser("verify", help="cross-check the rules against the real index's wheel metadata")
     q.add_argument("packages", nargs="*", metavar="PKG", help="only rules about these packages (default: all)")
     q.add_argument("--rule", action="append", default=[], metavar="ID", help="only these rule ids")
-    q.add_argument("--json", action="store_true")
+    _index_arguments(q)
+    _output_arguments(q)
     q = rules_sub.add_parser("show", help="every rule about a package, with sources")
     q.add_argument("package")
-    q.add_argument("version", nargs="?")
-    q.add_argument("--json", action="store_true")
+    q.add_argument("version", nargs="?", help="only rules that apply to this version (PEP 440)")
+    _output_arguments(q)
+
+    p = sub.add_parser("install", help="create the environment a lock describes (conda part by py-rattler, pip part hash-checked)")
+    p.add_argument("lock", metavar="LOCK", help="conda-lock.yml, pylock.toml or a kresolve requirements.txt")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("-p", "--prefix", metavar="PREFIX", help="the environment's directory")
+    where.add_argument("-n", "--name", metavar="NAME", help="an environment in conda's envs directory "
+                       "(CONDA_ENVS_PATH, .condarc envs_dirs, else ~/.conda/envs)")
+    p.add_argument("--python", dest="install_python", metavar="INTERPRETER",
+                   help="for a pip-only lock: the interpreter the venv is made from (default: one of the lock's Python)")
+    _index_arguments(p)
+    _output_arguments(p)
     return parser
 
 
@@ -224,6 +313,8 @@ def _render_lock(result: api.LockResult) -> None:
         out.print(f"[dim]+ {others} more pins ({exact} of all {len(env.pins)} exactly as in training); every reason is in {api.REPORT}[/]")
     for advisory in result.report.get("advisories", []):
         out.print(f"[bold red]advisory[/] {esc(advisory['line'])} [dim]({esc(advisory['source'])})[/]")
+    if result.formats is not None and result.formats.because:
+        out.print(f"[bold]Formats[/] {esc(result.formats.describe())}")
     for path in result.files:
         out.print(f"[green]wrote[/] {esc(str(path))}")
     for warning in result.warnings:
@@ -321,7 +412,8 @@ def _explain(args) -> int:
     result = api.explain(args.model, python=args.python, platform=args.platform, policy=args.policy,
                          requirements=tuple(args.requirement), offline=args.offline, gpu=args.gpu,
                          cuda_driver=args.cuda_driver, only_binary=tuple(args.only_binary),
-                         no_binary=tuple(args.no_binary), exclude_newer=args.exclude_newer)
+                         no_binary=tuple(args.no_binary), exclude_newer=args.exclude_newer,
+                         index_config=_index_config(args), glibc=args.glibc, macos=args.macos, progress=_progress(args))
     rules = load_rules()
     if args.json:
         payload = {"facts": facts_json(result.facts), "training_env": training_json(result.training),
@@ -375,6 +467,13 @@ def _rules(args) -> int:
         return 2 if errors else 0
     if args.rules_command == "verify":
         return _verify(rules, args)
+    if args.version is not None:
+        from packaging.version import InvalidVersion, Version
+
+        try:
+            Version(args.version)
+        except InvalidVersion:
+            raise BadInput(f"rules show {args.package} {args.version}: not a version (PEP 440, e.g. 2.15.1)") from None
     lines = rules_about(rules, args.package, args.version)
     if args.json:
         print(json.dumps([line.__dict__ for line in lines], indent=2))
@@ -391,11 +490,46 @@ def _rules(args) -> int:
     return 0
 
 
+def _install(args) -> int:
+    from .index import Cache
+    from .install import Outcome, install, prefix_for
+
+    prefix = prefix_for(args.prefix, args.name)
+    done = install(args.lock, prefix, cache_dir=Cache().root / "conda-pkgs", python=args.install_python,
+                   index_config=_index_config(args), offline=args.offline)
+    lock = done.lock
+    if args.json:
+        print(json.dumps({"prefix": str(done.prefix), "outcome": done.outcome.value, "lock": str(lock.path),
+                          "kind": lock.kind.value, "sha256": lock.digest, "conda_packages": len(lock.conda),
+                          "pip_packages": lock.pip_count, "python": str(done.python) if done.python else None}, indent=2))
+        return 0
+    if done.outcome is Outcome.UP_TO_DATE:
+        out.print(f"{esc(str(prefix))} is up to date: {esc(str(lock.path))} (sha256 {lock.digest[:12]}) is already installed "
+                  f"there (stamp {esc(str(done.stamp))}); nothing to do")
+        return 0
+    out.print(f"[green]installed[/] {esc(str(lock.path))} into {esc(str(prefix))}: {len(lock.conda)} conda packages "
+              f"(py-rattler), {lock.pip_count} pip packages (hash-checked)")
+    if done.python:
+        out.print(f"  python: {esc(str(done.python))}")
+    return 0
+
+
 def _verify(rules, args) -> int:
-    from .index import Cache, Index, read_pip_config
+    from packaging.utils import canonicalize_name
+
+    from .index import Cache, Index
     from .rules.verify import BUGS, verify_rules
 
-    index = Index(read_pip_config(), Cache())
+    known = {canonicalize_name(c.when.name) for c in rules.constraints}
+    for package in args.packages:
+        if canonicalize_name(package) not in known:
+            raise BadInput(f"rules verify {package}: no constraint rule is about {package!r} "
+                           f"(rules exist for {len(known)} packages, e.g. {', '.join(sorted(known)[:6])})")
+    ids = {c.id for c in rules.constraints}
+    for rule_id in args.rule:
+        if rule_id not in ids:
+            raise BadInput(f"rules verify --rule {rule_id}: no constraint rule has this id (see kresolve rules show PKG)")
+    index = Index(_index_config(args), Cache(), offline=args.offline, progress=_progress(args))
     try:
         found = verify_rules(rules, index, args.packages, args.rule)
     finally:
@@ -411,69 +545,141 @@ def _verify(rules, args) -> int:
     return 1 if bugs else 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    try:
-        if args.command == "inspect":
-            return _inspect(args)
-        if args.command == "lock":
-            result = api.lock(
-                args.model, python=args.python, platform=args.platform, out_dir=Path(args.output),
-                smoke=not args.no_smoke, trust_model=args.trust_model, offline=args.offline,
-                requirements=tuple(args.requirement), custom_objects=tuple(args.custom_objects),
-                code_paths=tuple(args.code_path), policy=args.policy, gpu=args.gpu, cuda_driver=args.cuda_driver,
-                only_binary=tuple(args.only_binary), no_binary=tuple(args.no_binary),
-                exclude_newer=args.exclude_newer,
-            )
-            if args.json:
-                print(json.dumps(result.report, indent=2))
-            else:
-                _render_lock(result)
-            return 0
-        if args.command == "smoke":
-            result = api.smoke(args.model, args.lock, loader=args.loader, trust_model=args.trust_model,
-                               custom_objects=tuple(args.custom_objects), code_paths=tuple(args.code_path))
-            if args.json:
-                print(json.dumps(smoke_json(result), indent=2))
-            else:
-                colour = {"passed": "green", "failed": "red", "skipped": "yellow"}[result.status]
-                out.print(f"[bold]Smoke test[/] [{colour}]{result.status}[/]: {esc(result.reason)}")
-                _render_smoke_details(result)
-            # Asked for a smoke test and none ran (e.g. Lambda layers without --trust-model): usage.
-            return {"passed": 0, "failed": 3, "skipped": 2}[result.status]
-        if args.command == "capture":
-            from .capture import run_capture
+def _index_config(args):
+    """pip.conf / PIP_* first, then this command line's index flags over them, as pip does."""
+    from urllib.parse import urlparse
 
-            done = run_capture(args.model, args.output, trust=args.trust_model, timeout=args.timeout,
-                               python=args.python, paths=tuple(args.code_path), imports=tuple(args.custom_objects))
-            for warning in done.warnings:
-                out.print(f"[yellow]warning[/] {esc(str(warning))}")
-            out.print(f"[green]wrote[/] {esc(str(done.path))}")
-            return 0
-        if args.command == "diagnose":
-            return _diagnose(args)
-        if args.command == "explain":
-            return _explain(args)
-        if args.command == "rules":
-            return _rules(args)
+    from .index import read_pip_config
+
+    for url in ([args.index_url] if args.index_url else []) + list(args.extra_index_url):
+        if urlparse(url).scheme not in ("http", "https", "file"):
+            raise BadInput(f"index URL {url!r}: expected an http://, https:// or file:// URL")
+    for location in args.find_links:
+        if urlparse(location).scheme not in ("http", "https", "file") and not Path(location).exists():
+            raise BadInput(f"--find-links {location}: no such directory or file")
+    config = read_pip_config().with_options(args.index_url, tuple(args.extra_index_url), tuple(args.find_links), args.no_index)
+    if config.no_index and not config.find_links:
+        raise BadInput("--no-index: give --find-links DIR|URL (with no index, that is where packages come from)")
+    if args.verbose:
+        from .index.config import pip_config_paths
+
+        read = [str(f) for f in pip_config_paths(dict(os.environ)) if f.is_file()]
+        sys.stderr.write(f"kresolve: pip configuration read: {', '.join(read) or '(none)'}\n")
+        sys.stderr.write(f"kresolve: indexes: {', '.join(config.urls) or '(none: --no-index)'}"
+                         + (f"; find-links: {', '.join(config.find_links)}" if config.find_links else "")
+                         + ("; offline: the cache only" if args.offline else "") + "\n")
+    return config
+
+
+def _progress(args) -> Progress | None:
+    """Progress on stderr: live on a terminal, plain lines otherwise, nothing under -q."""
+    if getattr(args, "quiet", False):
+        return None
+    if sys.stderr.isatty():
+        return RichProgress(Console(stderr=True, highlight=False))
+    return PlainProgress(sys.stderr, silent=() if getattr(args, "verbose", False) else (Stage.INSPECT,))
+
+
+def _fail(as_json: bool, message: str, kind: ErrorKind, code: int, prefix: str = "kresolve: error: ") -> int:
+    """An error: one line on stderr, and with --json also `{"error": …, "exit_code": N}` on stdout."""
+    if as_json:
+        print(json.dumps({"error": {"message": " ".join(message.split()), "kind": kind.value}, "exit_code": code}, indent=2))
+    _error(prefix + message)
+    return code
+
+
+def _lock(args) -> int:
+    if len(args.model) > 1:
+        from .scan.cli import lock_many
+
+        return lock_many(args, out)
+    args.model = args.model[0]
+    result = api.lock(
+        args.model, python=args.python, platform=args.platform, out_dir=Path(args.output),
+        smoke=not args.no_smoke, trust_model=args.trust_model, offline=args.offline,
+        requirements=tuple(args.requirement), custom_objects=tuple(args.custom_objects),
+        code_paths=tuple(args.code_path), policy=args.policy, gpu=args.gpu, cuda_driver=args.cuda_driver,
+        only_binary=tuple(args.only_binary), no_binary=tuple(args.no_binary),
+        exclude_newer=args.exclude_newer, formats=args.formats,
+        index_config=_index_config(args), glibc=args.glibc, macos=args.macos, dry_run=args.dry_run,
+        progress=_progress(args), platforms=tuple(args.platforms), channels=tuple(args.channels),
+        template=args.template,
+    )
+    if args.json:
+        print(json.dumps(result.report, indent=2))
+    elif args.quiet:
+        for warning in result.warnings:
+            _error(f"kresolve: warning: {warning}")
+    else:
+        _render_lock(result)
+        if args.dry_run:
+            out.print("[bold]Dry run[/]: nothing written, no smoke test (" + ", ".join(result.report["formats"]["chosen"])
+                      + f" would go to {esc(str(args.output))})")
+    return 0
+
+
+def _smoke(args) -> int:
+    result = api.smoke(args.model, args.lock, loader=args.loader, trust_model=args.trust_model,
+                       custom_objects=tuple(args.custom_objects), code_paths=tuple(args.code_path),
+                       index_config=_index_config(args), progress=_progress(args))
+    if args.json:
+        print(json.dumps(smoke_json(result), indent=2))
+    else:
+        colour = {"passed": "green", "failed": "red", "skipped": "yellow"}[result.status]
+        out.print(f"[bold]Smoke test[/] [{colour}]{result.status}[/]: {esc(result.reason)}")
+        _render_smoke_details(result)
+    # Asked for a smoke test and none ran (e.g. Lambda layers without --trust-model): usage.
+    return {"passed": 0, "failed": 3, "skipped": 2}[result.status]
+
+
+def _capture(args) -> int:
+    from .capture import run_capture
+
+    done = run_capture(args.model, args.output, trust=args.trust_model, timeout=args.timeout,
+                       python=args.python, paths=tuple(args.code_path), imports=tuple(args.custom_objects))
+    for warning in done.warnings:
+        out.print(f"[yellow]warning[/] {esc(str(warning))}")
+    out.print(f"[green]wrote[/] {esc(str(done.path))}")
+    return 0
+
+
+COMMANDS = {"inspect": _inspect, "lock": _lock, "smoke": _smoke, "capture": _capture, "diagnose": _diagnose,
+            "explain": _explain, "rules": _rules, "install": _install, "scan": lambda args: _scan_command(args, out)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    words = sys.argv[1:] if argv is None else argv
+    as_json = "--json" in words
+    try:
+        args = _parser().parse_args(words)
+    except UsageError as exc:
+        return _fail(as_json, str(exc), ErrorKind.USAGE, 2, prefix="")
+    return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run a parsed command: `kresolve`'s, or the namespace conda parsed for `conda kresolve`."""
+    as_json = bool(getattr(args, "json", False))
+    out.quiet = bool(getattr(args, "quiet", False))  # tables and results; errors and warnings still show
+    try:
+        command = COMMANDS.get(args.command)
+        if command is None:
+            return _fail(as_json, f"unknown command {args.command!r}", ErrorKind.USAGE, 2)
+        return command(args)
     except SmokeFailed as exc:
-        _error(f"kresolve: {exc}")
-        return exc.exit_code
+        return _fail(as_json, str(exc), exc.error_kind, exc.exit_code, prefix="kresolve: ")
     except KresolveError as exc:
-        _error(f"kresolve: error: {exc}")
-        return exc.exit_code
+        return _fail(as_json, str(exc), exc.error_kind, exc.exit_code)
     except BrokenPipeError:  # `kresolve inspect … | head`: the reader left, which is fine
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except KeyboardInterrupt:
-        _error("kresolve: interrupted")
-        return 130
-    except Exception as exc:  # a bug: still one line, unless asked for the traceback
+        return _fail(as_json, "interrupted", ErrorKind.INTERRUPTED, 130, prefix="kresolve: ")
+    except Exception as exc:  # noqa: BLE001 - a bug: still one line, unless asked for the traceback
         if os.environ.get("KRESOLVE_DEBUG"):
             traceback.print_exc()
-        _error(f"kresolve: internal error: {type(exc).__name__}: {exc} (set KRESOLVE_DEBUG=1 for a traceback)")
-        return 2
-    return 2
+        return _fail(as_json, f"internal error: {type(exc).__name__}: {exc} (set KRESOLVE_DEBUG=1 for a traceback)",
+                     ErrorKind.INTERNAL, 2, prefix="kresolve: ")
 
 
 if __name__ == "__main__":

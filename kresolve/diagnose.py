@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -49,7 +50,7 @@ class Diagnosis:
     when: tuple[str, ...] = ()
     why: str = ""  # how `applies` was decided, in words
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "rule": self.rule_id,
             "cause": self.cause,
@@ -109,7 +110,7 @@ def _version(text: str) -> Version | None:
 def _installed_version(installed: Mapping[str, str], name: str) -> tuple[str, str] | None:
     name = canonicalize_name(name)
     for candidate in (name, *_ALIASES.get(name, ())):
-        if candidate in installed and installed[candidate]:
+        if installed.get(candidate):
             return candidate, installed[candidate]
     return None
 
@@ -123,7 +124,7 @@ def _applies(when: tuple[Requirement, ...], installed: Mapping[str, str] | None)
     for req in when:
         found = _installed_version(installed, req.name)
         version = _version(found[1]) if found else None
-        if version is None:
+        if found is None or version is None:
             unknown.append(req.name)
         elif req.specifier.contains(version, prereleases=True):
             held.append(f"{found[0]} {found[1]} is {req.specifier}")
@@ -155,7 +156,7 @@ def diagnose(
     text = bound_text(text)
     if not text.strip():
         return ()
-    versions = None
+    versions: dict[str, str] | None = None
     if installed is not None:
         pairs = installed.items() if isinstance(installed, Mapping) else installed
         versions = {canonicalize_name(str(k)): str(v) for k, v in pairs if v is not None}

@@ -45,8 +45,9 @@ def make_wheel(dest: Path, name: str, version: str, requires: list[str] = (), re
     return dest / filename
 
 
-def write_simple_index(root: Path, base_url: str = "../../files/") -> None:
-    """`root/files/*.whl` → `root/simple/<project>/index.html` with sha256 fragments."""
+def write_simple_index(root: Path, base_url: str = "../../files/", without_hash: frozenset[str] = frozenset()) -> None:
+    """`root/files/*.whl` → `root/simple/<project>/index.html` with sha256 fragments, except for
+    the file names in `without_hash` (an index that lists a file without its hash)."""
     projects: dict[str, list[Path]] = {}
     for wheel in sorted((root / "files").glob("*.whl")):
         project = wheel.name.split("-")[0].replace("_", "-").lower()
@@ -57,7 +58,8 @@ def write_simple_index(root: Path, base_url: str = "../../files/") -> None:
         links = []
         for w in wheels:
             digest = hashlib.sha256(w.read_bytes()).hexdigest()
-            links.append(f'<a href="{base_url}{w.name}#sha256={digest}">{w.name}</a><br/>')
+            fragment = "" if w.name in without_hash else f"#sha256={digest}"
+            links.append(f'<a href="{base_url}{w.name}{fragment}">{w.name}</a><br/>')
         (page / "index.html").write_text("<!DOCTYPE html><html><body>\n" + "\n".join(links) + "\n</body></html>\n")
 
 

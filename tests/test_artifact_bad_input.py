@@ -313,7 +313,7 @@ def test_zip_bomb_member_is_refused_before_inflating(tmp_path):
 
 
 def test_oversized_member_is_refused_by_its_header(tmp_path, monkeypatch):
-    import kresolve.artifact.kerazip as kerazip
+    from kresolve.artifact import kerazip
 
     monkeypatch.setattr(kerazip, "MAX_JSON_BYTES", 1024)
     path = keras_zip(tmp_path / "model.keras", {"class_name": "X", "pad": "y" * 4096})
@@ -371,7 +371,7 @@ def test_bad_input_is_a_kresolve_error_with_exit_code_2(tmp_path):
 def test_hdf5_library_hang_is_cut_short(tmp_path, monkeypatch):
     # Four flipped bits make libhdf5 spin on the 'backend' attribute of this file (CPU-bound,
     # no progress); the worker is killed after the request timeout and the file refused.
-    import kresolve.artifact.h5worker as h5worker
+    from kresolve.artifact import h5worker
 
     monkeypatch.setattr(h5worker, "REQUEST_TIMEOUT_S", 2.0)
     data = bytearray((SHARED / "keras20-carnd-lambda" / "model.h5").read_bytes())
@@ -385,7 +385,7 @@ def test_hdf5_library_hang_is_cut_short(tmp_path, monkeypatch):
 
 @needs_shared
 def test_dead_worker_is_replaced():
-    import kresolve.artifact.h5worker as h5worker
+    from kresolve.artifact import h5worker
 
     model = SHARED / "keras23-small-dense" / "my_model.h5"
     assert inspect(model).keras_version == "2.3.0"

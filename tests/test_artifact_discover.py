@@ -208,7 +208,7 @@ def test_discovery_never_asks_the_h5_worker(tree, monkeypatch):
 
 
 def test_project_files_are_read_once_for_many_models(tmp_path, monkeypatch):
-    from kresolve.artifact import projectfiles
+    from kresolve.project import requirements as projectfiles
 
     (tmp_path / "requirements.txt").write_text("tensorflow==2.15.1\n")
     for index in range(3):

@@ -30,8 +30,9 @@ from kresolve.artifact.facts import (
     PROJECT_SETUP_CFG,
     PROJECT_UV_LOCK,
 )
-from kresolve.artifact.project import project_evidence, search_dirs
-from kresolve.artifact.projectfiles import conda_version, poetry_constraint
+from kresolve.project import project_evidence, search_dirs
+from kresolve.project.environment_yml import conda_version
+from kresolve.project.pyproject import poetry_constraint
 
 H5_MODEL = FIXTURES / "tf215-h5" / "model.h5"
 SAVEDMODEL = FIXTURES / "tf215-savedmodel" / "model"
@@ -634,7 +635,7 @@ def test_inspect_json_report_carries_project_evidence(repo):
 
 
 def test_a_parser_fault_is_a_note_not_an_error(repo, monkeypatch):
-    from kresolve.artifact import project
+    from kresolve.project import search as project
 
     write(repo / "pyproject.toml", '[project]\nname = "x"\n')
 

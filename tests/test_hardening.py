@@ -60,7 +60,7 @@ def marker(tmp_path, monkeypatch):
     """A marker path the malicious Lambda would write to; the HDF5 worker is restarted so that it,
     too, sees the variable. Yields the path; afterwards neither it nor the default marker may
     have been written."""
-    import kresolve.artifact.h5worker as h5worker
+    from kresolve.artifact import h5worker
 
     path = tmp_path / "pwned-marker"
     monkeypatch.setenv(MARKER_ENV, str(path))
@@ -289,7 +289,7 @@ def _vm_hwm_kib(pid: int) -> int | None:
 
 @pytest.mark.parametrize("kind", ["vlen", "fixed"])
 def test_80_mib_model_config_is_refused_quickly_with_bounded_memory(tmp_path, kind):
-    import kresolve.artifact.h5worker as h5worker
+    from kresolve.artifact import h5worker
 
     path = tmp_path / "model.h5"
     # Written in a child process, so this process's own peak stays the one inspect() sets.
@@ -321,8 +321,7 @@ def test_80_mib_model_config_is_refused_quickly_with_bounded_memory(tmp_path, ki
 def test_worker_memory_cap_turns_a_huge_attribute_into_a_refusal(tmp_path, monkeypatch):
     # The worker caps its address space at start-up size + MEMORY_HEADROOM; with a small
     # headroom a 48 MiB variable-length attribute (under the text limit) no longer fits.
-    import kresolve.artifact.h5meta as h5meta
-    import kresolve.artifact.h5worker as h5worker
+    from kresolve.artifact import h5meta, h5worker
 
     path = tmp_path / "model.h5"
     subprocess.run([sys.executable, "-c", _WRITE_BIG_ATTR, str(path), str(48 * MiB), "vlen"], check=True)

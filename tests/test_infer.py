@@ -59,7 +59,7 @@ def test_a_sidecar_that_disagrees_with_the_file_is_ignored_with_a_note(tmp_path,
 
 
 def test_lambda_bytecode_python_is_a_hard_constraint(rules):
-    training, est = estimates(FIXTURES / "tf215-lambda-h5" / "model.h5", rules)
+    training, _est = estimates(FIXTURES / "tf215-lambda-h5" / "model.h5", rules)
     assert [h.requirement for h in training.hard] == ["python>=3.11,<3.13"]
 
 
@@ -93,7 +93,7 @@ def test_eras_of_real_third_party_files(rules, folder, package, inside, outside)
     if not root.exists():
         pytest.skip(f"shared test data not found at {root}")
     model = next((p for p in sorted(root.iterdir()) if p.suffix in (".h5", ".keras", ".hdf5")), root)
-    training, est = estimates(model, rules)
+    _training, est = estimates(model, rules)
     spec = SpecifierSet(est[package].range)
     assert all(spec.contains(v) for v in inside) and not any(spec.contains(v) for v in outside), est[package]
     assert est[package].reasons
@@ -103,5 +103,5 @@ def test_tf_suffix_says_nothing_about_the_keras_package(rules):
     root = SHARED_MODELS / "tfkeras224tf-tictactoe-no-training-config"
     if not root.exists():
         pytest.skip("shared test data not found")
-    training, est = estimates(next(root.glob("*.hdf5")), rules)
+    _training, est = estimates(next(root.glob("*.hdf5")), rules)
     assert "keras" not in est

@@ -4,7 +4,7 @@ import pytest
 from conftest import FIXTURES
 
 from kresolve import api
-from kresolve.errors import Unsolvable
+from kresolve.errors import BadInput
 from kresolve.index import Cache
 
 pytestmark = pytest.mark.integration
@@ -49,5 +49,6 @@ def test_apple_silicon_before_2_13_uses_tensorflow_macos(tmp_path, cache):
 
 
 def test_aarch64_has_no_gpu_build_and_says_so(tmp_path, cache):
-    with pytest.raises(Unsolvable, match="no GPU build on linux-aarch64"):
+    # Refused up front as usage (exit 2): no TensorFlow release has a GPU build there (rules/gpu.toml).
+    with pytest.raises(BadInput, match="no GPU build on linux-aarch64"):
         lock(tmp_path, cache, "tf215-h5", "model.h5", python="3.11", platform="linux-aarch64", gpu=True)

@@ -154,7 +154,7 @@ def test_fallback_route_used_when_first_is_impossible(world, tmp_path):
 
 
 def test_no_route_for_format_is_unsolvable_with_words(world):
-    index, rules = world
+    _index, rules = world
     weights = ModelFacts(path="w.h5", format="keras-h5-weights", format_detail="", keras_version="2.13.0")
     with pytest.raises(Unsolvable, match="weights only"):
         plans_for(weights, rules)

@@ -28,18 +28,18 @@ from kresolve.artifact.facts import (
     ModelFacts,
     Probe,
     ProbeTensor,
-    ProjectEvidence,
     Sidecar,
     TensorSpec,
 )
 from kresolve.artifact.h5 import read_h5
 from kresolve.artifact.jsontext import bad
 from kresolve.artifact.kerazip import read_keras_dir, read_keras_zip
-from kresolve.artifact.project import Cache, project_evidence
 from kresolve.artifact.savedmodel import read_savedmodel
 from kresolve.artifact.sidecar import find_sidecar, read_sidecar
 from kresolve.artifact.sniff import Kind, sniff
 from kresolve.errors import BadInput
+from kresolve.project import Cache, project_evidence
+from kresolve.project.evidence import ProjectEvidence
 
 __all__ = [
     "FORMAT_H5",

@@ -55,7 +55,7 @@ class Architecture:
     """The architecture JSON paired with a weights file, parsed."""
 
     path: Path
-    model: dict  # the `to_json()` object: class_name, config, keras_version, backend, ...
+    model: dict[str, Any]  # the `to_json()` object: class_name, config, keras_version, backend, ...
 
 
 @dataclass(frozen=True)

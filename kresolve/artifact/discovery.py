@@ -187,15 +187,16 @@ class _Walk:
                     self.links += 1
                 elif entry.is_dir(follow_symlinks=False):
                     self._subdirectory(entry, depth)
-                elif entry.is_file(follow_symlinks=False):
-                    if is_model_file(Path(entry.path), entry.stat(follow_symlinks=False).st_size):
-                        self._found(Path(entry.path))
+                elif entry.is_file(follow_symlinks=False) and is_model_file(
+                    Path(entry.path), entry.stat(follow_symlinks=False).st_size
+                ):
+                    self._found(Path(entry.path))
             except OSError:
                 continue
             if self.cut:
                 return
 
-    def _subdirectory(self, entry: os.DirEntry, depth: int) -> None:
+    def _subdirectory(self, entry: os.DirEntry[str], depth: int) -> None:
         child = Path(entry.path)
         if entry.name.startswith(".") or entry.name in SKIP_DIRS:
             return

@@ -7,6 +7,24 @@ fields, JSON) or a sidecar; nothing is imported from the model and no model code
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+# Project-file evidence lives in kresolve.project; re-exported here because ModelFacts carries it.
+from kresolve.project.evidence import (  # noqa: F401
+    PROJECT_CONDA_ENV,
+    PROJECT_CONDA_META,
+    PROJECT_MLFLOW_PYTHON_ENV,
+    PROJECT_PIPFILE,
+    PROJECT_PIPFILE_LOCK,
+    PROJECT_POETRY_LOCK,
+    PROJECT_PYPROJECT,
+    PROJECT_PYTHON_VERSION,
+    PROJECT_REQUIREMENTS,
+    PROJECT_RUNTIME_TXT,
+    PROJECT_SETUP_CFG,
+    PROJECT_UV_LOCK,
+    ProjectEvidence,
+)
 
 # Format identifiers (stable: they appear in `inspect --json` and in the rules DB's `format` keys).
 FORMAT_H5 = "keras-h5"  # HDF5 full model (model_config attribute present)
@@ -53,7 +71,7 @@ class ProbeTensor:
     name: str
     dtype: str
     shape: tuple[int, ...]
-    data: tuple  # nested tuples of numbers, as recorded
+    data: tuple[Any, ...]  # nested tuples of numbers, as recorded
 
 
 @dataclass(frozen=True)
@@ -80,47 +98,6 @@ class Sidecar:
 
     def package_version(self, name: str) -> str | None:
         return dict(self.packages).get(name)
-
-
-# Kinds of project evidence (stable ids: they appear in `inspect --json`).
-PROJECT_CONDA_META = "conda-meta"  # an installed conda env: exact versions from conda-meta/*.json
-PROJECT_PIPFILE_LOCK = "pipfile-lock"
-PROJECT_POETRY_LOCK = "poetry-lock"
-PROJECT_UV_LOCK = "uv-lock"
-PROJECT_CONDA_ENV = "conda-env"  # environment.yml / environment.yaml / conda.yaml (MLflow)
-PROJECT_REQUIREMENTS = "requirements"  # requirements*.txt (with its -r / -c includes)
-PROJECT_MLFLOW_PYTHON_ENV = "mlflow-python-env"  # MLflow's python_env.yaml
-PROJECT_PYPROJECT = "pyproject"  # [project] (PEP 621) and [tool.poetry]
-PROJECT_PIPFILE = "pipfile"
-PROJECT_SETUP_CFG = "setup-cfg"
-PROJECT_PYTHON_VERSION = "python-version"  # pyenv's .python-version
-PROJECT_RUNTIME_TXT = "runtime-txt"  # runtime.txt ("python-3.7.3", Heroku and friends)
-
-
-@dataclass(frozen=True)
-class ProjectEvidence:
-    """What one project file near the model says about the environment it was trained in.
-
-    Only evidence: a project file may be stale or describe more than the model needs.
-    `python` is a version ("3.7", "3.7.12") when the file names one, else a PEP 440 specifier
-    as converted from the file (">=3.8,<4.0"). `packages` holds (PEP 503 name, value, exact):
-    value is the version when exact is True ("2.4.1"), else a PEP 440 specifier (">=2.4,<2.5",
-    "==1.15.*"; "" when unconstrained; the file's own text when it cannot be converted, with a
-    note). Python itself is only in `python`, never in `packages`. Order is the file's.
-    """
-
-    path: str  # the file read (for conda-meta: the conda-meta directory)
-    kind: str  # one of the PROJECT_* ids
-    python: str | None
-    packages: tuple[tuple[str, str, bool], ...]
-    notes: tuple[str, ...] = ()
-
-    def package(self, name: str) -> tuple[str, str, bool] | None:
-        """The first entry for `name` (PEP 503 canonical form expected)."""
-        for entry in self.packages:
-            if entry[0] == name:
-                return entry
-        return None
 
 
 @dataclass(frozen=True)

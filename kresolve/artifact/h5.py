@@ -8,6 +8,7 @@ dataset is ever touched, so a multi-GB file is inspected in milliseconds.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from kresolve.artifact.archjson import Architecture, find_architecture
 from kresolve.artifact.facts import FORMAT_H5, FORMAT_H5_WEIGHTS, FORMAT_WEIGHTS_JSON, ModelFacts
@@ -74,7 +75,7 @@ def read_h5(path: Path) -> ModelFacts:
     )
 
 
-def _weights_only(path: Path, meta: dict, keras_version: str | None,
+def _weights_only(path: Path, meta: dict[str, Any], keras_version: str | None,
                   backend: str | None) -> ModelFacts:
     names: list[str] | None = meta["layer_names"]
     root_keys: list[str] = meta["root_keys"]

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from typing import Any
 
 # Attributes Keras writes at the root of a full-model or save_weights file.
 TEXT_ATTRS = ("keras_version", "backend", "model_config", "training_config")
@@ -35,7 +36,7 @@ class MetaError(Exception):
     """A message for the user: the file is not readable as Keras HDF5."""
 
 
-def _text(value, name: str, limit: int):
+def _text(value: Any, name: str, limit: int) -> str:
     if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):  # 0-d numpy array
         value = value.item()
     if isinstance(value, bytes | bytearray):  # numpy.bytes_ included
@@ -50,7 +51,7 @@ def _text(value, name: str, limit: int):
     return str(value)
 
 
-def _attr(node, name: str, limit: int):
+def _attr(node: Any, name: str, limit: int) -> Any:  # an h5py Group/Dataset; the attribute as h5py reads it
     if name not in node.attrs:
         return None
     # Fixed-size values can be refused before they are read; variable-length ones after.
@@ -59,7 +60,7 @@ def _attr(node, name: str, limit: int):
     return node.attrs[name]
 
 
-def _layer_names(node, limit: int):
+def _layer_names(node: Any, limit: int) -> list[str] | None:
     """`layer_names`, which Keras splits into layer_names0, layer_names1... when it is large."""
     if "layer_names" in node.attrs:
         keys = ["layer_names"]
@@ -69,7 +70,7 @@ def _layer_names(node, limit: int):
             keys.append(f"layer_names{len(keys)}")
     if not keys:
         return None
-    names = []
+    names: list[str] = []
     for key in keys:
         chunk = _attr(node, key, limit)
         for item in getattr(chunk, "flat", [chunk]):
@@ -77,7 +78,7 @@ def _layer_names(node, limit: int):
     return names
 
 
-def read_metadata(path: str, what: str, limit: int) -> dict:
+def read_metadata(path: str, what: str, limit: int) -> dict[str, Any]:
     import h5py  # here, so the parent process never needs the HDF5 library loaded
 
     try:
@@ -123,7 +124,7 @@ def _reason(exc: BaseException) -> str:
     return text.splitlines()[0][:200]
 
 
-def answer(request: dict) -> dict:
+def answer(request: dict[str, Any]) -> dict[str, Any]:
     try:
         return {"ok": read_metadata(request["path"], request["what"], request["limit"])}
     except MetaError as exc:

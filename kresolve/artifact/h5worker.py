@@ -73,6 +73,19 @@ class _Worker:
                 pass
         return proc.returncode
 
+    def prestart(self) -> None:
+        """Start the worker now, without waiting for it: importing h5py (and NumPy) there takes
+        a few hundred milliseconds that the caller can spend on other work meanwhile."""
+        with self._lock:
+            if self._proc is not None and self._proc.poll() is None:
+                return
+            try:
+                if self._proc is not None:
+                    self.stop()
+                self._start()
+            except OSError:
+                self.stop(kill=True)  # ask() starts one again, and reports a failure then
+
     def ask(self, path: Path, what: str) -> dict:
         with self._lock:
             request = {"path": str(path), "what": what, "limit": MAX_JSON_BYTES}
@@ -128,6 +141,23 @@ _WORKER = _Worker()
 atexit.register(_WORKER.stop)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_WORKER.forget)
+
+
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def prestart_for(path: str | Path) -> None:
+    """Start the HDF5 worker in the background when `path` is an HDF5 file (its signature at
+    offset 0, where Keras writes it): `lock` then loads the rules while h5py imports there."""
+    if not sys.executable or getattr(sys, "frozen", False):
+        return
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(len(HDF5_SIGNATURE)) != HDF5_SIGNATURE:
+                return
+    except OSError:
+        return  # not a readable file (a directory, a missing path): inspect says what is wrong
+    _WORKER.prestart()
 
 
 def h5_metadata(path: Path, what: str = "model") -> dict:

@@ -72,7 +72,7 @@ def read_model_config(model: Any, source: object, compile_config: Any = None) ->
     )
 
 
-def layers_of(model: dict) -> list[dict]:
+def layers_of(model: dict[str, Any]) -> list[dict[str, Any]]:
     """The layer list of a Sequential/Functional config, whatever the Keras line."""
     config = model.get("config")
     if isinstance(config, list):  # Keras 1 / Keras <= 2.2.2 Sequential
@@ -84,12 +84,12 @@ def layers_of(model: dict) -> list[dict]:
     return [layer for layer in layers if isinstance(layer, dict)]
 
 
-def _layer_config(layer: dict) -> dict:
+def _layer_config(layer: dict[str, Any]) -> dict[str, Any]:
     config = layer.get("config")
     return config if isinstance(config, dict) else {}
 
 
-def layer_name(layer: dict) -> str | None:
+def layer_name(layer: dict[str, Any]) -> str | None:
     name = layer.get("name")
     if not isinstance(name, str):
         name = _layer_config(layer).get("name")
@@ -99,7 +99,7 @@ def layer_name(layer: dict) -> str | None:
 class _Walker:
     def __init__(self) -> None:
         self.layer_classes: list[str] = []
-        self.custom: dict[tuple, CustomObject] = {}
+        self.custom: dict[tuple[Any, ...], CustomObject] = {}
         self.lambdas: list[LambdaLayer] = []
         self.notes: list[str] = []
         self.compile_phase = False
@@ -111,9 +111,9 @@ class _Walker:
         self.custom.setdefault((obj.class_name, obj.module, obj.registered_name), obj)
 
     # Layers ---------------------------------------------------------------------------------
-    def walk_model(self, model: dict) -> None:
+    def walk_model(self, model: dict[str, Any]) -> None:
         # Depth-first, in config order, so layer_classes lists classes as a reader meets them.
-        stack: list[tuple[dict, int]] = [(model, 0)]
+        stack: list[tuple[dict[str, Any], int]] = [(model, 0)]
         first = True
         while stack:
             layer, depth = stack.pop()
@@ -129,7 +129,7 @@ class _Walker:
             self._check_function(cls, layer, config)
             self._check_activation(config)
             self._check_pickles(cls, layer, config)
-            children: list[dict] = layers_of(layer)
+            children: list[dict[str, Any]] = layers_of(layer)
             for key in _INNER_LAYER_KEYS:
                 inner = config.get(key)
                 for item in inner if isinstance(inner, list) else [inner]:
@@ -137,7 +137,7 @@ class _Walker:
                         children.append(item)
             stack.extend((child, depth + 1) for child in reversed(children))
 
-    def _check_function(self, cls: str, layer: dict, config: dict) -> None:
+    def _check_function(self, cls: str, layer: dict[str, Any], config: dict[str, Any]) -> None:
         function = config.get("function")
         if function is None or cls in _OP_LAMBDAS:
             return
@@ -161,7 +161,7 @@ class _Walker:
                 + " by name: that code must be importable when loading"
             )
 
-    def _check_pickles(self, cls: str, layer: dict, config: dict) -> None:
+    def _check_pickles(self, cls: str, layer: dict[str, Any], config: dict[str, Any]) -> None:
         # e.g. TensorFlow Probability layers keep cloudpickled functions as base64 strings.
         for key, value in config.items():
             if isinstance(value, str) and len(value) > 16 and value.startswith(_PICKLE_BASE64):
@@ -171,7 +171,7 @@ class _Walker:
                     "runs code and needs the writer's Python and pickling library"
                 )
 
-    def _check_activation(self, config: dict) -> None:
+    def _check_activation(self, config: dict[str, Any]) -> None:
         for key in ("activation", "recurrent_activation"):
             value = config.get(key)
             if isinstance(value, str) and value not in KNOWN_FUNCTION_NAMES:
@@ -197,7 +197,7 @@ class _Walker:
                 if isinstance(value, dict | list):
                     stack.append(value)
 
-    def _classify(self, node: dict, cls: str) -> None:
+    def _classify(self, node: dict[str, Any], cls: str) -> None:
         if cls.startswith("__"):  # Keras markers: __tuple__, __lambda__, __keras_tensor__, ...
             return
         if "module" in node:  # Keras >= 2.13 / Keras 3: the module says where it comes from
@@ -232,7 +232,7 @@ class _Walker:
             return
         self._add_custom(CustomObject(cls))
 
-    def scan_compile_strings(self, compile_config: dict) -> None:
+    def scan_compile_strings(self, compile_config: dict[str, Any]) -> None:
         """Losses/metrics/optimizers given by name: unknown names are custom functions."""
         names: list[str] = []
         for key in ("loss", "metrics", "weighted_metrics"):
@@ -253,7 +253,7 @@ class _Walker:
             self._add_custom(CustomObject(optimizer))
 
 
-def _bytecode_text(function: Any, config: dict) -> str | None:
+def _bytecode_text(function: Any, config: dict[str, Any]) -> str | None:
     """The stored code of a Lambda-style `function` entry, or None for a named function."""
     if isinstance(function, list) and function and isinstance(function[0], str):
         if config.get("function_type", "lambda") == "lambda":
@@ -274,7 +274,7 @@ def _bytecode_text(function: Any, config: dict) -> str | None:
     return None
 
 
-def _named_function(function: Any, config: dict) -> tuple[str | None, str | None]:
+def _named_function(function: Any, config: dict[str, Any]) -> tuple[str | None, str | None]:
     if isinstance(function, str):
         module = config.get("module")
         return function, module if isinstance(module, str) else None
@@ -313,7 +313,7 @@ def shape_of(value: Any) -> tuple[int | None, ...] | None:
     return tuple(dims)
 
 
-def _dtype_of(config: dict) -> str:
+def _dtype_of(config: dict[str, Any]) -> str:
     dtype = config.get("dtype", config.get("input_dtype"))
     if isinstance(dtype, dict):  # Keras 3 DTypePolicy object
         inner = dtype.get("config")
@@ -321,7 +321,7 @@ def _dtype_of(config: dict) -> str:
     return dtype if isinstance(dtype, str) and dtype else "float32"
 
 
-def _spec_from_layer(layer: dict, name: str | None = None) -> TensorSpec | None:
+def _spec_from_layer(layer: dict[str, Any], name: str | None = None) -> TensorSpec | None:
     config = _layer_config(layer)
     shape = None
     for key in ("batch_input_shape", "batch_shape"):
@@ -356,7 +356,7 @@ def _input_layer_names(value: Any) -> list[str]:
     return names
 
 
-def model_inputs(model: dict, depth: int = 0) -> tuple[TensorSpec, ...]:
+def model_inputs(model: dict[str, Any], depth: int = 0) -> tuple[TensorSpec, ...]:
     """Declared inputs: InputLayers named by `input_layers`, or the first Sequential layer."""
     if depth > _MAX_MODEL_NESTING:
         return ()

@@ -201,7 +201,7 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _meta_info(meta_graph: Message) -> dict:
+def _meta_info(meta_graph: Message) -> dict[str, Any]:
     info = meta_graph.message(_MG_META_INFO)
     if info is None:
         return {"tags": [], "tf_version": None, "tf_git": None, "ops": set()}
@@ -231,8 +231,8 @@ def _graph_ops(meta_graph: Message) -> set[str]:
     if library is not None:
         for function in library.messages(_LIB_FUNCTION):
             signature = function.message(_FN_SIGNATURE)
-            if signature is not None and signature.string(_OPDEF_NAME):
-                functions.add(signature.string(_OPDEF_NAME))
+            if signature is not None and (name := signature.string(_OPDEF_NAME)):
+                functions.add(name)
             ops.update(node.string(_NODE_OP) or "" for node in function.messages(_FN_NODE_DEF))
     ops.discard("")
     return ops - functions  # calls to library functions are not ops
@@ -268,14 +268,14 @@ def _tensor_spec(name: str, info: Message) -> TensorSpec:
     return TensorSpec(name, shape, dtype)
 
 
-def _keras_metadata(directory: Path) -> tuple[dict, list[bytes]] | None:
+def _keras_metadata(directory: Path) -> tuple[dict[str, Any], list[bytes]] | None:
     """Root metadata JSON and the layer nodes' raw metadata from keras_metadata.pb
     (TF >= 2.5 Keras saves)."""
     path = directory / KERAS_METADATA_PB
     data = read_bounded(path, MAX_KERAS_METADATA_BYTES, allow_empty=False)
     try:
         saved = Message(data)
-        root: dict | None = None
+        root: dict[str, Any] | None = None
         layers: list[bytes] = []
         for node in saved.messages(_KM_NODES):
             node_path = node.string(_KO_NODE_PATH)
@@ -293,10 +293,12 @@ def _keras_metadata(directory: Path) -> tuple[dict, list[bytes]] | None:
     return root, layers
 
 
-def _object_graph_keras(meta_graph: Message) -> tuple[dict, list[bytes]] | None:
+def _object_graph_keras(meta_graph: Message) -> tuple[dict[str, Any], list[bytes]] | None:
     """TF 2.0-2.4 Keras saves keep the metadata JSON in the object graph's user objects."""
     graph = meta_graph.message(_MG_OBJECT_GRAPH)
-    nodes = graph.raw(_OG_NODES) if graph is not None else []
+    if graph is None:
+        return None
+    nodes = graph.raw(_OG_NODES)
     if not nodes:
         return None
     root_user = Message(nodes[0], graph.depth + 1).message(_SO_USER_OBJECT)
@@ -316,7 +318,7 @@ def _object_graph_keras(meta_graph: Message) -> tuple[dict, list[bytes]] | None:
     return root, layers
 
 
-def _metadata_json(raw: bytes, source: object) -> dict:
+def _metadata_json(raw: bytes, source: object) -> dict[str, Any]:
     value = parse_json(raw, source, "Keras metadata JSON")
     if not isinstance(value, dict):
         raise bad(source, "Keras metadata JSON is not an object")

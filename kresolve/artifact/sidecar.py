@@ -15,7 +15,9 @@ import math
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+
+from packaging.utils import canonicalize_name
 
 from kresolve.artifact.facts import Probe, ProbeTensor, Sidecar
 from kresolve.artifact.jsontext import bad, parse_json
@@ -26,17 +28,11 @@ SIDECAR_SUFFIX = ".kresolve.json"
 SCHEMA_VERSION = 1
 
 _MAX_RANK = 32
-_NAME_SEPARATORS = re.compile(r"[-_.]+")
 _PYTHON_VERSION = re.compile(r"\d+\.\d+(\.\d+)?([a-z]+\d*)?\+?")
 _DTYPES = frozenset({
     "float16", "float32", "float64", "bfloat16", "int8", "int16", "int32", "int64", "uint8",
     "uint16", "uint32", "uint64", "bool", "string", "complex64", "complex128",
 })
-
-
-def canonicalize_name(name: str) -> str:
-    """PEP 503 normalised distribution name (what pip and the index compare)."""
-    return _NAME_SEPARATORS.sub("-", name).lower()
 
 
 def find_sidecar(model: Path) -> Path | None:
@@ -70,7 +66,7 @@ def read_sidecar(path: Path) -> Sidecar:
     return _parse(path, _load(path))
 
 
-def _load(path: Path) -> dict:
+def _load(path: Path) -> dict[str, Any]:
     try:
         size = path.stat().st_size
         if size > MAX_SIDECAR_BYTES:
@@ -88,7 +84,7 @@ def _load(path: Path) -> dict:
     return document
 
 
-def _parse(path: Path, doc: dict) -> Sidecar:
+def _parse(path: Path, doc: dict[str, Any]) -> Sidecar:
     def text(value: Any, where: str, required: bool = False) -> str | None:
         if value is None and not required:
             return None
@@ -117,7 +113,7 @@ def _parse(path: Path, doc: dict) -> Sidecar:
         packages.append((canonicalize_name(name), version))
     custom = []
     for name, target in mapping(doc.get("custom_objects"), "'custom_objects'").items():
-        custom.append((name, text(target, f"'custom_objects.{name}'", required=True)))
+        custom.append((name, cast(str, text(target, f"'custom_objects.{name}'", required=True))))
     build = []
     for key, value in mapping(doc.get("tensorflow_build"), "'tensorflow_build'").items():
         build.append((key, value if isinstance(value, str) else json.dumps(value)))

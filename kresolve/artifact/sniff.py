@@ -151,7 +151,7 @@ def _what_else(path: Path, head: bytes) -> str:
         return "a TensorFlow Lite flatbuffer, not a Keras model"
     if head.startswith(b"\x1f\x8b"):
         return "a gzip-compressed file: extract it first"
-    if head.startswith(b"\x89HDF") or head.startswith(b"\x0e\x03\x13\x01"):
+    if head.startswith((b"\x89HDF", b"\x0e\x03\x13\x01")):
         return "an HDF file with a damaged or unsupported signature"
     if len(head) >= 10 and head[8:10] == b'{"' and int.from_bytes(head[:8], "little") < 1 << 32:
         return "a safetensors file, not a Keras model"

@@ -33,16 +33,20 @@ import time
 import warnings as _warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from kresolve.capture import record
 from kresolve.errors import BadInput, KresolveError
 
+if TYPE_CHECKING:
+    from kresolve.artifact.facts import ModelFacts
+
 __all__ = [
+    "RECORD_SCRIPT",
     "CaptureError",
     "CaptureWarning",
     "Captured",
     "KresolveCapture",
-    "RECORD_SCRIPT",
     "capture",
     "capture_model",
     "run_capture",
@@ -174,7 +178,7 @@ def run_capture(
     )
 
 
-def capture_model(model, model_path: str | os.PathLike[str], out: str | os.PathLike[str] | None = None) -> Path:
+def capture_model(model: Any, model_path: str | os.PathLike[str], out: str | os.PathLike[str] | None = None) -> Path:
     """Write the sidecar for an in-memory Keras model that is (or will be) saved at `model_path`,
     in this process (which must be the training environment); return the sidecar's path.
 
@@ -192,14 +196,14 @@ def capture_model(model, model_path: str | os.PathLike[str], out: str | os.PathL
     return Path(path)
 
 
-def save_and_capture(model, model_path: str | os.PathLike[str], out: str | os.PathLike[str] | None = None,
-                     **save_kwargs) -> Path:
+def save_and_capture(model: Any, model_path: str | os.PathLike[str], out: str | os.PathLike[str] | None = None,
+                     **save_kwargs: Any) -> Path:
     """`model.save(model_path, **save_kwargs)`, then `capture_model(model, model_path, out)`."""
     model.save(os.fspath(model_path), **save_kwargs)
     return capture_model(model, model_path, out)
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name == "KresolveCapture":  # the callback module imports Keras only when one is made
         from kresolve.capture.callback import KresolveCapture
 
@@ -210,7 +214,7 @@ def __getattr__(name: str):
 # ----------------------------------------------------------------------------- helpers
 
 
-def _read_model(model: Path):
+def _read_model(model: Path) -> tuple[Path, ModelFacts]:
     """(the path to load, ModelFacts) from the file's bytes alone; an existing sidecar is not
     read (capture replaces it, so a broken one must not stop it)."""
     from kresolve.artifact.h5 import read_h5
@@ -223,7 +227,7 @@ def _read_model(model: Path):
     return where, reader(where)
 
 
-def _custom_object_hints(model: Path, facts) -> dict[str, str]:
+def _custom_object_hints(model: Path, facts: ModelFacts) -> dict[str, str]:
     """Import paths worth handing to the loader: the modules the file records for its custom
     classes, and what an earlier sidecar recorded (Keras saves plain functions such as custom
     activations or losses without their module; the sidecar knows it)."""
@@ -260,7 +264,7 @@ def _run(command: list[str], timeout: float, model: Path) -> tuple[int, str]:
     return proc.returncode, stderr.decode("utf-8", "replace")
 
 
-def _kill(proc: subprocess.Popen) -> None:
+def _kill(proc: subprocess.Popen[Any]) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)  # its own session: TF's threads and any children
     except (ProcessLookupError, PermissionError, AttributeError):
@@ -268,9 +272,9 @@ def _kill(proc: subprocess.Popen) -> None:
     proc.communicate()
 
 
-def _outcome(result_file: Path, returncode: int, stderr: str, interpreter: str, model: Path) -> dict:
+def _outcome(result_file: Path, returncode: int, stderr: str, interpreter: str, model: Path) -> dict[str, Any]:
     try:
-        outcome = json.loads(result_file.read_text("utf-8"))
+        outcome: dict[str, Any] = json.loads(result_file.read_text("utf-8"))
     except (OSError, ValueError):
         lines = [line.strip() for line in stderr.splitlines() if line.strip()]
         tail = " | ".join(lines[-_TAIL_LINES:]) or "no output"

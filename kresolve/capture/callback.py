@@ -40,12 +40,36 @@ import os
 import sys
 import time
 import warnings as _warnings
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    class _State(Protocol):
+        """What the methods below see as `self`: a Keras Callback with these attributes."""
+
+        model: Any  # set by Keras (Callback.set_model)
+        model_path: str
+        out: str | None
+        on: str
+        strict: bool
+        verbose: bool
+        written: list[str]
+        warnings: list[str]
+        _stamps: dict[str, tuple[int, int]]
+        _since_ns: int
+        _last_epoch: int
+        _last_logs: dict[str, Any]
+
+        def _path(self, epoch: int | None = None, logs: dict[str, Any] | None = None) -> str: ...
+        def _capture(self, path: str) -> None: ...
+        def _saved_since_last_look(self, path: str) -> bool: ...
 
 _ON = ("train_end", "save")
 _classes: dict[int, type] = {}
 
 
-def _callback_base(keras=None) -> type:
+def _callback_base(keras: Any = None) -> Any:  # a keras Callback class
     if keras is not None:
         return keras.callbacks.Callback
     if os.environ.get("TF_USE_LEGACY_KERAS", "").strip().lower() in ("1", "true", "yes", "on"):
@@ -79,8 +103,9 @@ def _is_chief() -> bool:
     return False
 
 
-def _methods(base: type) -> dict:
-    def __init__(self, model_path, out=None, on="train_end", strict=False, verbose=True):
+def _methods(base: Any) -> dict[str, Any]:
+    def __init__(self: _State, model_path: str | os.PathLike[str], out: str | os.PathLike[str] | None = None,
+                 on: str = "train_end", strict: bool = False, verbose: bool = True) -> None:
         base.__init__(self)
         if on not in _ON:
             raise ValueError(f"on must be one of {_ON}, not {on!r}")
@@ -89,12 +114,12 @@ def _methods(base: type) -> dict:
         self.on = on
         self.strict = strict
         self.verbose = verbose
-        self.written: list[str] = []
-        self.warnings: list[str] = []
-        self._stamps: dict[str, tuple[int, int]] = {}
+        self.written = []
+        self.warnings = []
+        self._stamps = {}
         self._since_ns = 0
 
-    def _path(self, epoch=None, logs=None) -> str:
+    def _path(self: _State, epoch: int | None = None, logs: dict[str, Any] | None = None) -> str:
         if epoch is None:
             return self.model_path
         try:  # ModelCheckpoint's own formatting: epoch numbers start at 1
@@ -102,7 +127,7 @@ def _methods(base: type) -> dict:
         except (KeyError, IndexError, ValueError):
             return self.model_path
 
-    def _capture(self, path: str) -> None:
+    def _capture(self: _State, path: str) -> None:
         from kresolve.capture import CaptureWarning, capture_model
 
         if not _is_chief():
@@ -125,7 +150,7 @@ def _methods(base: type) -> dict:
         if self.verbose:
             print(f"kresolve: recorded {path} -> {written}", file=sys.stderr)
 
-    def _saved_since_last_look(self, path: str) -> bool:
+    def _saved_since_last_look(self: _State, path: str) -> bool:
         """Was `path` written during this training run and since we last recorded it?"""
         try:
             info = os.stat(path)
@@ -137,18 +162,18 @@ def _methods(base: type) -> dict:
         self._stamps[path] = stamp
         return True
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self: _State, logs: dict[str, Any] | None = None) -> None:
         # Files older than this run are not its saves (2 s of slack for coarse file clocks).
         self._since_ns = time.time_ns() - 2_000_000_000
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self: _State, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if self.on == "save":
             self._last_epoch, self._last_logs = epoch, dict(logs or {})
             path = self._path(epoch, logs)
             if self._saved_since_last_look(path):
                 self._capture(path)
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self: _State, logs: dict[str, Any] | None = None) -> None:
         if self.on == "train_end":
             self._capture(self.model_path)
             return
@@ -171,7 +196,7 @@ def _methods(base: type) -> dict:
     }
 
 
-def callback_class(keras=None) -> type:
+def callback_class(keras: Any = None) -> type:
     """The KresolveCapture class for `keras` (default: the Keras this environment trains with)."""
     base = _callback_base(keras)
     if id(base) not in _classes:
@@ -179,8 +204,8 @@ def callback_class(keras=None) -> type:
     return _classes[id(base)]
 
 
-def KresolveCapture(model_path, out=None, on: str = "train_end", strict: bool = False,
-                    verbose: bool = True, keras=None):
+def KresolveCapture(model_path: str | os.PathLike[str], out: str | os.PathLike[str] | None = None,
+                    on: str = "train_end", strict: bool = False, verbose: bool = True, keras: Any = None) -> Any:
     """A Keras callback that writes the kresolve sidecar for `model_path` (see the module doc).
 
     `out`: sidecar path (default: beside the model). `on`: "train_end" or "save". `strict`:

@@ -45,6 +45,11 @@ import tempfile
 import time
 import traceback
 import types
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    Spec = tuple[str, tuple[int | None, ...] | None, str]  # (input name, shape, dtype name)
 
 SCHEMA_VERSION = 1
 SIDECAR_NAME = "kresolve.json"
@@ -100,24 +105,24 @@ def platform_name() -> str:
     return f"{system}-{arch}"
 
 
-def _site_dirs(path) -> list:
-    dirs = set()
+def _site_dirs(path: list[str]) -> list[str]:
+    dirs: set[str] = set()
     for getter in (getattr(site, "getsitepackages", None), getattr(site, "getusersitepackages", None)):
         try:
             found = getter() if getter else []
-        except Exception:  # virtualenv's old site.py lacks parts of the API
+        except Exception:  # noqa: BLE001  virtualenv's old site.py lacks parts of the API
             found = []
         dirs.update([found] if isinstance(found, str) else found)
     for key in ("purelib", "platlib"):
         try:
             dirs.add(sysconfig.get_paths()[key])
-        except Exception:
+        except Exception:  # noqa: BLE001, S110  sysconfig may lack a scheme key in odd installs: skip it
             pass
     dirs.update(p for p in path if os.path.basename(p.rstrip("/\\")) in ("site-packages", "dist-packages"))
     return [os.path.normcase(os.path.abspath(d)) for d in dirs if d]
 
 
-def install_locations(path=None) -> list:
+def install_locations(path: list[str] | None = None) -> list[str]:
     """Import-path folders that hold installed distributions, in order.
 
     `path` defaults to sys.path as it was when this module was imported. A folder strictly
@@ -141,21 +146,21 @@ def install_locations(path=None) -> list:
     return locations
 
 
-def installed_packages(path=None) -> dict:
+def installed_packages(path: list[str] | None = None) -> dict[str, str]:
     """Every installed distribution on `path` (default: install_locations()): canonical name ->
     version; the first on the path wins, as for `import` and `pip freeze`."""
-    found = {}
+    found: dict[str, str] = {}
     for dist in importlib.metadata.distributions(path=install_locations(path)):
         try:
             name, version = dist.metadata["Name"], dist.version
-        except Exception:  # a broken .dist-info: skip it as pip does
+        except Exception:  # noqa: BLE001, S112  a broken .dist-info: skip it as pip does
             continue
         if name and version:
             found.setdefault(canonical_name(name), str(version))
     return dict(sorted(found.items()))
 
 
-def environment_record() -> dict:
+def environment_record() -> dict[str, Any]:
     """The interpreter, platform and installed distributions (no TensorFlow import)."""
     return {
         "python": {
@@ -167,7 +172,7 @@ def environment_record() -> dict:
     }
 
 
-def _jsonable(value):
+def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -179,7 +184,7 @@ def _jsonable(value):
     return str(value)
 
 
-def _nvidia_driver():
+def _nvidia_driver() -> str | None:
     try:
         with open("/proc/driver/nvidia/version", encoding="utf-8", errors="replace") as fh:
             match = re.search(r"Kernel Module\s+(?:for \S+\s+)?([\d.]+)", fh.read(4096))
@@ -188,13 +193,13 @@ def _nvidia_driver():
     return match.group(1) if match else None
 
 
-def tensorflow_build() -> dict:
+def tensorflow_build() -> dict[str, Any]:
     """`tf.sysconfig.get_build_info()` plus which GPUs this process can see ({} without TF)."""
     try:
         import tensorflow as tf
     except ImportError:
         return {}
-    build = _jsonable(dict(tf.sysconfig.get_build_info()))
+    build: dict[str, Any] = _jsonable(dict(tf.sysconfig.get_build_info()))
     gpus = tf.config.list_physical_devices("GPU")
     build["gpu_visible"] = bool(gpus)
     if gpus:
@@ -202,7 +207,7 @@ def tensorflow_build() -> dict:
         for gpu in gpus:
             try:
                 details = tf.config.experimental.get_device_details(gpu)
-            except Exception:
+            except Exception:  # noqa: BLE001  device details are best effort: fall back to the device name
                 details = {}
             name = details.get("device_name") or gpu.name
             capability = details.get("compute_capability")
@@ -217,20 +222,20 @@ def tensorflow_build() -> dict:
 # ----------------------------------------------------------------------------- custom objects
 
 
-def _top_package(module) -> str:
+def _top_package(module: object) -> str:
     return str(module or "").split(".", 1)[0]
 
 
-def _is_keras_defined(obj_type) -> bool:
+def _is_keras_defined(obj_type: Any) -> bool:
     return _top_package(getattr(obj_type, "__module__", "")) in KERAS_PACKAGES
 
 
-def _keras_subclass(cls) -> bool:
+def _keras_subclass(cls: Any) -> bool:
     """True for classes that derive from something Keras/TF defines (layers, losses, ...)."""
     return any(_is_keras_defined(base) for base in getattr(cls, "__mro__", ())[1:] if base is not object)
 
 
-def _import_path(obj) -> str:
+def _import_path(obj: Any) -> str:
     module = getattr(obj, "__module__", None) or "__main__"
     return f"{module}.{getattr(obj, '__qualname__', getattr(obj, '__name__', '?'))}"
 
@@ -240,12 +245,12 @@ class _CustomObjects:
 
     _MAX_DEPTH = 6
 
-    def __init__(self):
-        self.found = {}  # name -> import path
-        self.warnings = []
-        self._seen = set()
+    def __init__(self) -> None:
+        self.found: dict[str, str] = {}  # name -> import path
+        self.warnings: list[str] = []
+        self._seen: set[int] = set()
 
-    def add(self, name: str, obj) -> None:
+    def add(self, name: str, obj: Any) -> None:
         path = _import_path(obj)
         if name in self.found:
             if self.found[name] != path:
@@ -259,7 +264,7 @@ class _CustomObjects:
             self.warnings.append(f"custom object {name} is defined in {where} ({path}); move it to an "
                                  f"importable module, or loading the model elsewhere cannot find it")
 
-    def visit(self, value, depth: int = 0) -> None:
+    def visit(self, value: Any, depth: int = 0) -> None:
         if depth > self._MAX_DEPTH or value is None or isinstance(value, (str, bytes, bool, int, float)):
             return
         if id(value) in self._seen:
@@ -315,15 +320,16 @@ class _CustomObjects:
                 self.visit(item, depth + 1)
 
 
-def _layers(model) -> list:
+def _layers(model: Any) -> list[Any]:
     """The model and every layer inside it, at any depth (nested models included)."""
     flatten = getattr(model, "_flatten_layers", None)
     if flatten is not None:
         try:
             return list(flatten(include_self=True, recursive=True))
-        except Exception:
+        except Exception:  # noqa: BLE001, S110  private Keras API: fall back to walking the layers below
             pass
-    found, stack = [], [model]
+    found: list[Any] = []
+    stack = [model]
     while stack:
         layer = stack.pop()
         if any(layer is f for f in found):
@@ -333,9 +339,9 @@ def _layers(model) -> list:
     return found
 
 
-def _compiled(model) -> list:
+def _compiled(model: Any) -> list[Any]:
     """What compile() was given: loss, metrics, optimizer (as objects, when compiled)."""
-    items = []
+    items: list[Any] = []
     config = getattr(model, "_compile_config", None)
     config = getattr(config, "config", config)
     if isinstance(config, dict):
@@ -349,12 +355,12 @@ def _compiled(model) -> list:
         items.extend(getattr(obj, attr, None) for attr in attrs)
     try:
         items.append(model.optimizer)
-    except Exception:
+    except Exception:  # noqa: BLE001, S110  no optimizer (or one that will not build): nothing to record
         pass
     return items
 
 
-def custom_objects_report(model) -> tuple[dict, list]:
+def custom_objects_report(model: Any) -> tuple[dict[str, str], list[str]]:
     """(class or function name -> `module.QualName`, warnings) for everything the model uses that
     keras/tensorflow do not define."""
     walker = _CustomObjects()
@@ -365,7 +371,7 @@ def custom_objects_report(model) -> tuple[dict, list]:
     return dict(sorted(walker.found.items())), walker.warnings
 
 
-def custom_objects(model) -> dict:
+def custom_objects(model: Any) -> dict[str, str]:
     """Class (or function) name -> `module.QualName` for what the model uses beyond Keras/TF."""
     return custom_objects_report(model)[0]
 
@@ -373,12 +379,12 @@ def custom_objects(model) -> dict:
 # ----------------------------------------------------------------------------- probe
 
 
-def _dtype_name(dtype) -> str:
+def _dtype_name(dtype: Any) -> str:
     name = getattr(dtype, "name", None) or str(dtype)
     return {"str": "string", "object": "string", "bytes": "string"}.get(name, name)
 
 
-def _spec_shape(shape):
+def _spec_shape(shape: Any) -> tuple[int | None, ...] | None:
     """A shape as a tuple with None for unknown dims; None when even the rank is unknown."""
     if shape is None:
         return None
@@ -389,11 +395,11 @@ def _spec_shape(shape):
     return tuple(None if getattr(d, "value", d) is None else int(getattr(d, "value", d)) for d in dims)
 
 
-def input_specs(model) -> list:
+def input_specs(model: Any) -> list[Spec]:
     """[(name, shape with None for unknown dims, dtype name)] in the model's input order."""
     tensors = getattr(model, "inputs", None) or []
     names = list(getattr(model, "input_names", None) or [])
-    specs = []
+    specs: list[Spec] = []
     for index, tensor in enumerate(tensors):
         name = names[index] if index < len(names) else getattr(tensor, "name", None)
         name = str(name or f"input_{index}").split(":")[0]
@@ -401,7 +407,7 @@ def input_specs(model) -> list:
     return specs
 
 
-def probe_inputs(specs, batch: int = BATCH) -> list:
+def probe_inputs(specs: Iterable[Spec], batch: int = BATCH) -> list[Any]:
     """Deterministic arrays for `specs`: one default_rng(SEED) drawn in order."""
     import numpy as np
 
@@ -427,7 +433,7 @@ def probe_inputs(specs, batch: int = BATCH) -> list:
     return arrays
 
 
-def _cast(array, dtype: str):
+def _cast(array: Any, dtype: str) -> Any:
     try:
         return array.astype(dtype)
     except TypeError:  # bfloat16 needs ml_dtypes (it comes with TF)
@@ -436,7 +442,7 @@ def _cast(array, dtype: str):
         return array.astype(getattr(ml_dtypes, dtype))
 
 
-def _pack(model, arrays):
+def _pack(model: Any, arrays: list[Any]) -> Any:
     """Arrange flat input arrays the way the model's call expects them (array, list or dict)."""
     structure = getattr(model, "_inputs_struct", None)  # Keras 3
     if structure is None:
@@ -450,7 +456,7 @@ def _pack(model, arrays):
     return list(arrays)
 
 
-def _flatten_outputs(raw, names):
+def _flatten_outputs(raw: Any, names: list[str]) -> list[tuple[str, Any]]:
     """[(name, value)]: dicts by sorted key (as the smoke loader does), sequences in order."""
     if isinstance(raw, dict):
         return [(str(k), raw[k]) for k in sorted(raw)]
@@ -463,7 +469,7 @@ def _flatten_outputs(raw, names):
     return list(zip(names, values))
 
 
-def output_names(model) -> list:
+def output_names(model: Any) -> list[str]:
     names = getattr(model, "output_names", None)
     if names:
         return [str(n) for n in names]
@@ -475,7 +481,7 @@ def output_names(model) -> list:
     return found
 
 
-def _to_numpy(value):
+def _to_numpy(value: Any) -> Any:
     import numpy as np
 
     if hasattr(value, "numpy"):
@@ -483,14 +489,15 @@ def _to_numpy(value):
     return np.asarray(value)
 
 
-def _data(array):
+def _data(array: Any) -> Any:
     """Nested lists of JSON values for `array` (floats at full precision; non-finite as text)."""
     import numpy as np
 
     kind = array.dtype.kind
+    flat: list[Any]
     if kind == "f" or str(array.dtype) == "bfloat16":
-        def number(x):
-            return x if math.isfinite(x) else ("nan" if x != x else ("inf" if x > 0 else "-inf"))
+        def number(x: float) -> float | str:
+            return x if math.isfinite(x) else ("nan" if math.isnan(x) else ("inf" if x > 0 else "-inf"))
         flat = [number(x) for x in np.asarray(array, dtype=np.float64).ravel().tolist()]
         return _reshape(flat, list(array.shape))
     if kind == "c":
@@ -502,7 +509,7 @@ def _data(array):
     return array.tolist()
 
 
-def _reshape(flat, shape):
+def _reshape(flat: list[Any], shape: list[int]) -> Any:
     if not shape:
         return flat[0]
     if len(shape) == 1:
@@ -511,13 +518,13 @@ def _reshape(flat, shape):
     return [_reshape(flat[i * step:(i + 1) * step], shape[1:]) for i in range(shape[0])]
 
 
-def tensor_record(name: str, value) -> dict:
+def tensor_record(name: str, value: Any) -> dict[str, Any]:
     array = _to_numpy(value)
     dtype = "string" if array.dtype.kind in ("O", "S", "U") else _dtype_name(array.dtype)
     return {"name": name, "dtype": dtype, "shape": [int(d) for d in array.shape], "data": _data(array)}
 
 
-def _on_cpu():
+def _on_cpu() -> Any:  # a context manager
     """A context that places ops on the CPU (TF only; a no-op elsewhere)."""
     try:
         import tensorflow as tf
@@ -528,7 +535,7 @@ def _on_cpu():
     return tf.device("/CPU:0")
 
 
-def _probe_at(model, batch: int) -> dict:
+def _probe_at(model: Any, batch: int) -> dict[str, Any]:
     specs = input_specs(model)
     if not specs:
         raise CaptureFailed("record", "the model has no known inputs (a subclassed model that was never "
@@ -542,12 +549,12 @@ def _probe_at(model, batch: int) -> dict:
     }
 
 
-def _probe_size(probe: dict) -> tuple:
+def _probe_size(probe: dict[str, Any]) -> tuple[int, int]:
     elements = [math.prod(t["shape"]) for t in probe["inputs"] + probe["outputs"]]
     return max(elements or [0]), len(json.dumps(probe))
 
 
-def probe(model) -> dict:
+def probe(model: Any) -> dict[str, Any]:
     """Inputs (default_rng(0), batch 2) and the model's outputs on them, computed on the CPU.
 
     When a tensor would exceed what the sidecar reader accepts, the batch shrinks to 1; beyond
@@ -562,7 +569,7 @@ def probe(model) -> dict:
                                   f"batch 1; the limit is {MAX_PROBE_ELEMENTS})")
 
 
-def savedmodel_probe(path: str, signature: str = "serving_default") -> dict:
+def savedmodel_probe(path: str, signature: str = "serving_default") -> dict[str, Any]:
     """Probe a SavedModel through its signature (Keras 3 cannot load Keras 2 SavedModels as models):
     inputs by sorted name, outputs by sorted key, as the smoke loader feeds them."""
     import tensorflow as tf
@@ -594,13 +601,13 @@ def kresolve_version() -> str:
         pass
     try:  # running from a checkout: kresolve/__init__.py next to this package
         with open(os.path.join(_HERE, os.pardir, "__init__.py"), encoding="utf-8") as fh:
-            match = re.search(r'^__version__\s*=\s*["\']([^"\']+)["\']', fh.read(), re.M)
+            match = re.search(r'^__version__\s*=\s*["\']([^"\']+)["\']', fh.read(), re.MULTILINE)
         return match.group(1) if match else "unknown"
     except OSError:
         return "unknown"
 
 
-def sidecar_path_for(model_path) -> str:
+def sidecar_path_for(model_path: str | os.PathLike[str]) -> str:
     """Where the sidecar for `model_path` goes, so that kresolve's lookup finds this one:
     `<model>.kresolve.json` when one already exists (the reader looks there first) or when a
     `kresolve.json` beside the model belongs to another model (or is not a sidecar); else
@@ -621,13 +628,14 @@ def sidecar_path_for(model_path) -> str:
     return beside
 
 
-def model_name(model_path) -> str:
+def model_name(model_path: str | os.PathLike[str]) -> str:
     """The name the sidecar's `model` field records: the file or folder name."""
     return os.path.basename(os.path.abspath(os.fspath(model_path)).rstrip(os.sep))
 
 
-def _document(model_path, build, customs, recorded_probe) -> dict:
-    document = {"kresolve_sidecar": SCHEMA_VERSION, "model": model_name(model_path),
+def _document(model_path: str | os.PathLike[str], build: dict[str, Any] | None, customs: dict[str, str],
+              recorded_probe: dict[str, Any] | None) -> dict[str, Any]:
+    document: dict[str, Any] = {"kresolve_sidecar": SCHEMA_VERSION, "model": model_name(model_path),
                 "written_by": f"kresolve capture {kresolve_version()}"}
     document.update(environment_record())
     document["tensorflow_build"] = tensorflow_build() if build is None else build
@@ -636,7 +644,8 @@ def _document(model_path, build, customs, recorded_probe) -> dict:
     return document
 
 
-def sidecar_document(model, model_path, build=None) -> tuple[dict, list]:
+def sidecar_document(model: Any, model_path: str | os.PathLike[str],
+                     build: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[str]]:
     """(the sidecar v1 document for the in-memory `model`, saved at `model_path`, warnings).
     `build`: tensorflow_build() as taken earlier (default: now)."""
     customs, warnings = custom_objects_report(model)
@@ -645,13 +654,13 @@ def sidecar_document(model, model_path, build=None) -> tuple[dict, list]:
     except CaptureFailed as exc:
         warnings.append(f"no probe recorded: {exc}")
         recorded_probe = None
-    except Exception as exc:  # the model would not run on generated inputs
+    except Exception as exc:  # noqa: BLE001  the model would not run on generated inputs
         warnings.append(f"no probe recorded: calling the model on generated inputs failed ({_first_line(exc)})")
         recorded_probe = None
     return _document(model_path, build, customs, recorded_probe), warnings
 
 
-def write_json_atomically(document: dict, path: str, validate=None) -> str:
+def write_json_atomically(document: dict[str, Any], path: str, validate: Callable[[str], object] | None = None) -> str:
     """Write `document` to `path` via a temporary file in the same folder and a rename, so a
     reader never sees half a file and a failure leaves the old file untouched. `validate(tmp)`,
     when given, checks the written file before it replaces `path` (raise to refuse it)."""
@@ -682,7 +691,8 @@ def write_json_atomically(document: dict, path: str, validate=None) -> str:
     return path
 
 
-def write_sidecar(model, model_path, out_path=None, validate=None, warnings=None) -> str:
+def write_sidecar(model: Any, model_path: str | os.PathLike[str], out_path: str | os.PathLike[str] | None = None,
+                  validate: Callable[[str], object] | None = None, warnings: list[str] | None = None) -> str:
     """Record the in-memory `model` (as saved at `model_path`) and write its sidecar atomically.
 
     `out_path` defaults to sidecar_path_for(model_path); `validate(tmp_path)` may refuse the
@@ -699,11 +709,11 @@ def write_sidecar(model, model_path, out_path=None, validate=None, warnings=None
 # ----------------------------------------------------------------------------- loading (script)
 
 
-def _truthy(value) -> bool:
+def _truthy(value: object) -> bool:
     return str(value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def keras_module():
+def keras_module() -> tuple[Any, str]:
     """(the Keras this environment trains with, its label): tf_keras when TF_USE_LEGACY_KERAS is
     set, tf.keras for TF <= 2.15, else Keras 3's `keras`."""
     if _truthy(os.environ.get("TF_USE_LEGACY_KERAS")):
@@ -726,11 +736,11 @@ def keras_module():
     return keras, "keras"
 
 
-def _resolve(spec: str):
+def _resolve(spec: str) -> Any:
     module, _, attr = spec.rpartition(".")
     if not module:
         raise ImportError(f"{spec!r} is not a dotted import path")
-    obj = importlib.import_module(module)
+    obj: Any = importlib.import_module(module)
     for part in attr.split("."):
         obj = getattr(obj, part)
     return obj
@@ -754,7 +764,8 @@ def _is_savedmodel(path: str) -> bool:
     return os.path.isdir(path) and os.path.isfile(os.path.join(path, "saved_model.pb"))
 
 
-def load_model(path: str, trust: bool = False, custom_objects=None):
+def load_model(path: str, trust: bool = False,
+               custom_objects: dict[str, Any] | None = None) -> tuple[Any, str, list[str]]:
     """(model or None, loaded_with, warnings): the model loaded as the training code would.
 
     The training configuration is compiled when it deserializes (so compiled losses and metrics
@@ -762,13 +773,13 @@ def load_model(path: str, trust: bool = False, custom_objects=None):
     A Keras 3 environment cannot load a SavedModel as a Keras model: then the result is
     (None, "tf.saved_model", ...) and savedmodel_probe() probes its signature instead.
     """
-    warnings = []
+    warnings: list[str] = []
     keras, label = keras_module()
     if _is_savedmodel(path) and label == "keras" and int(keras.__version__.split(".")[0]) >= 3:
         return None, "tf.saved_model", warnings
-    kwargs = {"custom_objects": custom_objects or None, "safe_mode": not trust}
+    kwargs: dict[str, Any] = {"custom_objects": custom_objects or None, "safe_mode": not trust}
 
-    def attempt(compile_):
+    def attempt(compile_: bool) -> Any:
         try:
             return keras.models.load_model(path, compile=compile_, **kwargs)
         except TypeError as exc:  # tf.keras before 2.13 has no safe_mode
@@ -779,10 +790,10 @@ def load_model(path: str, trust: bool = False, custom_objects=None):
 
     try:
         return attempt(True), label, warnings
-    except Exception as first:
+    except Exception as first:  # noqa: BLE001  any load error: retry once without the training config
         try:
             model = attempt(False)
-        except Exception:
+        except Exception:  # noqa: BLE001  the compile=False retry failed too: report the first error
             raise first from None
         warnings.append(f"the training configuration did not deserialize ({_first_line(first)}); "
                         f"loaded with compile=False, so loss/metrics custom objects were not recorded")
@@ -790,7 +801,7 @@ def load_model(path: str, trust: bool = False, custom_objects=None):
 
 
 def capture_file(model_path: str, out_path: str | None = None, trust: bool = False,
-                 custom_objects=None, imports=()) -> dict:
+                 custom_objects: dict[str, str] | None = None, imports: Iterable[str] = ()) -> dict[str, Any]:
     """Load the model at `model_path` in this process, record it and write the sidecar.
     Returns {"path", "loaded_with", "warnings", "seconds"}; raises CaptureFailed."""
     start = time.monotonic()
@@ -799,7 +810,7 @@ def capture_file(model_path: str, out_path: str | None = None, trust: bool = Fal
     try:
         import numpy  # noqa: F401
         keras_module()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001  any import failure means the wrong interpreter
         raise CaptureFailed("import", f"{sys.executable} cannot import Keras/TensorFlow ({_first_line(exc)}); "
                                       f"run capture with the training environment's Python") from None
     build = tensorflow_build()  # GPUs listed first: the record says what the machine has
@@ -807,13 +818,13 @@ def capture_file(model_path: str, out_path: str | None = None, trust: bool = Fal
         import tensorflow as tf
 
         tf.config.set_visible_devices([], "GPU")
-    except Exception:
+    except Exception:  # noqa: BLE001, S110  hiding GPUs is best effort: CPU numerics are only preferred
         pass
     resolved = {}
     for module in imports:
         try:
             importlib.import_module(module)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  user modules raise anything on import
             raise CaptureFailed("load", f"cannot import {module} ({_first_line(exc)})") from None
     problems = {}
     for name, spec in (custom_objects or {}).items():
@@ -821,11 +832,11 @@ def capture_file(model_path: str, out_path: str | None = None, trust: bool = Fal
             continue  # defined in the training script: nothing to import here
         try:
             resolved[name] = _resolve(spec)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  user code raises anything
             problems[name] = f"{name} from {spec}: {_first_line(exc)}"
     try:
         model, loaded_with, warnings = load_model(model_path, trust, resolved)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001  Keras raises anything on a bad model
         message = _first_line(exc)
         if problems:
             note = (f"could not import custom object {'; '.join(problems.values())} (run from the project "
@@ -847,20 +858,20 @@ def capture_file(model_path: str, out_path: str | None = None, trust: bool = Fal
             warnings.extend(more)
     except CaptureFailed:
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001  reported as the record stage's failure
         raise CaptureFailed("record", _first_line(exc)) from None
     path = out_path or sidecar_path_for(model_path)
     try:
         write_json_atomically(document, path)
     except CaptureFailed:
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001  reported as the write stage's failure
         raise CaptureFailed("write", _first_line(exc)) from None
     return {"path": os.path.abspath(path), "loaded_with": loaded_with, "warnings": warnings,
             "seconds": round(time.monotonic() - start, 2)}
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     # Run by path, Python puts this folder first on sys.path: take it off (its module names
     # must not shadow the user's) and put the working directory there instead, as `python -m`
     # would, so the project's own modules (custom layers) import as they did in training.
@@ -888,7 +899,7 @@ def main(argv=None) -> int:
         outcome = dict(ok=True, **capture_file(args.model, args.out, args.trust, customs, args.imports))
     except CaptureFailed as exc:
         outcome = {"ok": False, "stage": exc.stage, "error": str(exc)}
-    except BaseException as exc:  # report everything, SystemExit from a library included
+    except BaseException as exc:  # noqa: BLE001  report everything, SystemExit from a library included
         outcome = {"ok": False, "stage": "record", "error": _first_line(exc), "traceback": traceback.format_exc()}
     if args.result:
         with open(args.result, "w", encoding="utf-8") as fh:

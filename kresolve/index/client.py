@@ -4,29 +4,39 @@ from __future__ import annotations
 
 import hashlib
 import re
-import ssl
 import threading
 import time
 import zipfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from email.parser import BytesHeaderParser
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 from urllib.parse import unquote, urlparse
-from urllib.request import url2pathname
 
-import httpx
-from packaging.utils import canonicalize_name
+from packaging.metadata import parse_email
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion
 
 from ..artifact.limits import MAX_SDIST_BYTES, MiB
 from ..errors import IndexUnavailable
+from ..progress import NO_PROGRESS, Counter, Progress
 from .cache import Cache
 from .config import IndexConfig
 from .rangezip import RangeFile, read_dist_info_metadata
-from .sdist import READER_VERSION, SDIST_SUFFIXES, is_sdist, read_sdist, refused, unknown_from_headers
-from .simple import ACCEPT, DistFile, parse_page
+from .sdist import READER_VERSION, is_sdist, read_sdist, refused, split_sdist_filename, unknown_from_headers
+from .simple import ACCEPT, DistFile, PageRows, ProjectFiles, parse_page
+
+if TYPE_CHECKING:
+    import ssl
+
+    import httpx  # imported where a request is made: a warm or offline lock never needs it
 
 USER_AGENT = "kresolve (+https://github.com/kresolve)"
 RETRIES = 3
@@ -43,14 +53,27 @@ class DistMetadata:
 
 
 def parse_metadata(data: bytes) -> DistMetadata:
-    msg = BytesHeaderParser().parsebytes(data)
+    """The fields the solver needs from METADATA / PKG-INFO bytes, by `packaging.metadata`.
+
+    `parse_email` is the tolerant half of packaging's reader: real old wheels carry fields the
+    strict `Metadata.from_email` rejects (a bad License-Expression, a repeated Name), and such a
+    field lands in `unparsed` instead of failing the file, so it is read from there as the email
+    headers said it (the first value of a single-use field)."""
+    raw, unparsed = parse_email(data)
+
+    def first(field: str) -> str | None:
+        values = unparsed.get(field)
+        return values[0] if values else None
+
+    requires_dist = [*raw.get("requires_dist", ()), *unparsed.get("requires-dist", ())]
+    extras = [*raw.get("provides_extra", ()), *unparsed.get("provides-extra", ())]
     return DistMetadata(
-        name=msg.get("Name", ""),
-        version=msg.get("Version", ""),
-        requires_python=msg.get("Requires-Python"),
-        requires_dist=tuple(msg.get_all("Requires-Dist") or ()),
-        provides_extra=tuple(canonicalize_name(e) for e in msg.get_all("Provides-Extra") or ()),
-        unknown_dependencies=unknown_from_headers(msg.get),
+        name=raw.get("name") or first("name") or "",
+        version=raw.get("version") or first("version") or "",
+        requires_python=raw.get("requires_python", first("requires-python")),
+        requires_dist=tuple(requires_dist),
+        provides_extra=tuple(canonicalize_name(e) for e in extras),
+        unknown_dependencies=unknown_from_headers(lambda header: first(header.lower())),
     )
 
 
@@ -63,11 +86,35 @@ def _max_age(cache_control: str | None, default: int = 600) -> int:
 def _ssl_context(cafile: str) -> ssl.SSLContext:
     """One context per CA bundle for the process: contexts are thread-safe, and loading the
     bundle again while other threads do TLS can fail with a stale OpenSSL error."""
+    import ssl  # with the HTTP client: not on the path of an offline lock
+
     return ssl.create_default_context(cafile=cafile)
 
 
 def _local_path(url: str) -> Path:
+    from urllib.request import url2pathname  # urllib.request imports ssl and http.client: only here
+
     return Path(url2pathname(unquote(urlparse(url).path)))
+
+
+def _project_of(filename: str) -> str | None:
+    """The canonical project name of a wheel or sdist file name (None: neither)."""
+    try:
+        if filename.endswith(".whl"):
+            return canonicalize_name(parse_wheel_filename(filename)[0])
+        if is_sdist(filename):
+            return canonicalize_name(parse_sdist_filename(filename.replace(".tar.bz2", ".tar.gz"))[0])
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+        return None
+    return None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(MiB), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 class Index:
@@ -80,22 +127,20 @@ class Index:
         offline: bool = False,
         workers: int = 8,
         backoff: float = 0.5,
+        progress: Progress | None = None,
     ):
         self.config = config
         self.cache = cache or Cache()
         self.offline = offline
         self.backoff = backoff
-        verify: ssl.SSLContext | bool = _ssl_context(config.cert) if config.cert else True
-        self._http = httpx.Client(
-            follow_redirects=True,
-            timeout=httpx.Timeout(30.0, connect=15.0),
-            headers={"User-Agent": USER_AGENT},
-            verify=verify,
-            auth=httpx.NetRCAuth(None) if (Path.home() / ".netrc").exists() else None,
-        )
+        self.progress: Progress = progress or NO_PROGRESS  # counts pages and metadata fetched
+        self._live: set[str] = set()  # indexes that served a project page: their root exists
+        self._links: dict[str, list[DistFile]] = {}  # --find-links HTML pages, fetched once
+        self._client: httpx.Client | None = None  # made on first use (`_http`)
+        self._client_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kresolve-index")
         self._lock = threading.Lock()
-        self._files: dict[str, Future[list[DistFile]]] = {}
+        self._files: dict[str, Future[ProjectFiles]] = {}
         self._meta: dict[str, Future[DistMetadata]] = {}
         self.stats = {"pages_fetched": 0, "metadata_ranged": 0, "metadata_downloaded": 0, "metadata_pep658": 0}
 
@@ -105,64 +150,136 @@ class Index:
         # worker's next read then takes bytes from that file (a rules file lost its first five
         # bytes to a TLS record-header read that way).
         self._pool.shutdown(wait=True, cancel_futures=True)
-        self._http.close()
+        if self._client is not None:
+            self._client.close()
+
+    @property
+    def _http(self) -> httpx.Client:
+        """The HTTP client, made on first use: importing httpx (and what it pulls in) and loading
+        the CA bundle are a large part of a warm lock's start-up, and an offline or warm lock
+        whose pages are all fresh makes no request at all."""
+        with self._client_lock:
+            if self._client is None:
+                import httpx
+
+                verify: ssl.SSLContext | bool = _ssl_context(self.config.cert) if self.config.cert else True
+                self._client = httpx.Client(
+                    follow_redirects=True,
+                    timeout=httpx.Timeout(30.0, connect=15.0),
+                    headers={"User-Agent": USER_AGENT},
+                    verify=verify,
+                    auth=httpx.NetRCAuth(None) if (Path.home() / ".netrc").exists() else None,
+                )
+            return self._client
 
     # -- project pages ---------------------------------------------------------------------
     def files(self, project: str) -> list[DistFile]:
+        return self._files_future(project).result().all()
+
+    def project(self, project: str) -> ProjectFiles:
+        """The project's files, made into DistFile objects only as they are looked at (the
+        solver groups them by version from the filenames and opens a few versions)."""
         return self._files_future(project).result()
 
     def prefetch(self, projects: Iterable[str]) -> None:
         for project in projects:
             self._files_future(project)
 
-    def _files_future(self, project: str) -> Future[list[DistFile]]:
+    def _files_future(self, project: str) -> Future[ProjectFiles]:
         name = canonicalize_name(project)
         with self._lock:
             if name not in self._files:
                 self._files[name] = self._pool.submit(self._load_files, name)
             return self._files[name]
 
-    def _load_files(self, name: str) -> list[DistFile]:
-        seen: set[str] = set()
-        merged: list[DistFile] = []
+    def _load_files(self, name: str) -> ProjectFiles:
+        merged = ProjectFiles()  # the first index wins for a duplicate filename
         for index_url in self.config.urls:
-            for dist in self._project_page(index_url, name):
-                if dist.filename not in seen:
-                    seen.add(dist.filename)
-                    merged.append(dist)
+            merged.add(self._project_page(index_url, name))
+        for location in self.config.find_links:
+            merged.add(self._find_links(location, name))
         return merged
 
-    def _project_page(self, index_url: str, name: str) -> list[DistFile]:
+    # -- --find-links ------------------------------------------------------------------------
+    def _find_links(self, location: str, name: str) -> list[DistFile]:
+        """pip's --find-links: a local directory of wheels/sdists, or an HTML page of links
+        (a URL or a local file); the files of project `name` in it, with their sha256."""
+        if location.startswith(("http://", "https://")):
+            if location not in self._links:
+                if self.offline:
+                    raise IndexUnavailable(f"offline: --find-links {location} is a URL")
+                response = self._get(location, {"Accept": "text/html"}, location)
+                self.progress.advance(Counter.PAGES)
+                self._links[location] = parse_page(response.text, "text/html", str(response.url), location)
+            return [d for d in self._links[location] if _project_of(d.filename) == name]
+        path = _local_path(location) if location.startswith("file:") else Path(location)
+        if path.is_dir():
+            return [DistFile(filename=f.name, url=f.resolve().as_uri(), sha256=_sha256(f), index=location)
+                    for f in sorted(path.iterdir()) if f.is_file() and _project_of(f.name) == name]
+        if path.is_file():
+            page = parse_page(path.read_text("utf-8", "replace"), "text/html", path.resolve().as_uri(), location)
+            return [d for d in page if _project_of(d.filename) == name]
+        return []  # pip ignores a location that does not exist (the command line checks its own)
+
+    def _project_page(self, index_url: str, name: str) -> list[DistFile] | PageRows:
         url = f"{index_url}/{name}/"
         if url.startswith("file:"):
             path = _local_path(url)
             page = path / "index.html" if path.is_dir() else path
             if not page.is_file():
+                if not _local_path(index_url).is_dir():
+                    raise IndexUnavailable(f"index {index_url} does not exist (no such directory)")
                 return []
             return parse_page(page.read_text("utf-8", "replace"), "text/html", url, index_url)
-        cached = self.cache.get_page(url)
-        if cached and (self.offline or Cache.is_fresh(cached)):
-            return parse_page(cached["body"], cached["content_type"], url, index_url)
+        cached = self.cache.get_listing(url)  # stored parsed (cache.Listing): no page parsing when warm
+        if cached and (self.offline or cached.fresh()):
+            self._live.add(index_url)  # it served this page before: it is an index
+            return cached.page(index_url)
         if self.offline:
             raise IndexUnavailable(f"offline: no cached index page for {name!r} from {index_url}")
         headers = {"Accept": ACCEPT}
-        if cached and cached.get("etag"):
-            headers["If-None-Match"] = cached["etag"]
+        if cached and cached.etag:
+            headers["If-None-Match"] = cached.etag
         response = self._get(url, headers, index_url, allow_404=True)
         if response.status_code == 404:
-            return []
+            return []  # not on this index (another may have it): check_indexes() judges the index itself
+        self._live.add(index_url)
+        max_age = _max_age(response.headers.get("cache-control"))
         if response.status_code == 304 and cached:
-            body, ctype = cached["body"], cached["content_type"]
-        else:
-            body, ctype = response.text, response.headers.get("content-type", "text/html")
-            self.stats["pages_fetched"] += 1
-        self.cache.put_page(url, body, ctype, response.headers.get("etag"), _max_age(response.headers.get("cache-control")))
+            return self.cache.revalidated(cached, max_age).page(index_url)
+        self.stats["pages_fetched"] += 1
+        self.progress.advance(Counter.PAGES)
         try:
-            return parse_page(body, ctype, url, index_url)
+            listing = self.cache.put_listing(url, response.text, response.headers.get("content-type", "text/html"),
+                                             response.headers.get("etag"), max_age, previous=cached)
         except ValueError as exc:
             raise IndexUnavailable(f"index {index_url} sent an unreadable page for {name!r}: {exc}") from None
+        return listing.page(index_url)
+
+    def check_indexes(self) -> None:
+        """Called when nothing solved: was an index simply wrong? A project page answering 404
+        means "not on this index" (another index may have it), so a 404 alone is never an error.
+        But an index that served no project page at all in the whole solve, and whose own root
+        page answers 404 or 410 too, is not an index (a mistyped --index-url): IndexUnavailable
+        (exit 4) names it, instead of "no environment satisfies". The root's body is never read.
+        5xx answers and connection errors fail at once, after retries, in `_get`."""
+        import httpx
+
+        for index_url in self.config.urls:
+            if index_url in self._live or index_url.startswith("file:") or self.offline:
+                continue
+            try:
+                with self._http.stream("GET", index_url + "/", headers={"Accept": ACCEPT}) as response:
+                    status = response.status_code
+            except httpx.HTTPError as exc:
+                raise IndexUnavailable(f"index {index_url} failed: GET {index_url}/: {type(exc).__name__}: {exc}") from None
+            if status in (404, 410):
+                raise IndexUnavailable(f"index {index_url} is not a package index: it served none of the projects asked "
+                                       f"and {index_url}/ answers HTTP {status} (check --index-url, --extra-index-url, pip.conf)")
 
     def _get(self, url: str, headers: dict[str, str], index_url: str, allow_404: bool = False) -> httpx.Response:
+        import httpx
+
         last = ""
         for attempt in range(RETRIES):
             try:
@@ -177,16 +294,20 @@ class Index:
                     break  # a client error will not go away by asking again
             if attempt + 1 < RETRIES:
                 time.sleep(self.backoff * 2**attempt)
-        raise IndexUnavailable(f"index {index_url} failed for {url}: {last}")
+        raise IndexUnavailable(f"index {index_url} failed: GET {url}: {last} (after {attempt + 1} attempt{'s' if attempt else ''})")
 
     # -- wheel metadata --------------------------------------------------------------------
     def metadata(self, dist: DistFile) -> DistMetadata:
         return self._meta_future(dist).result()
 
-    def prefetch_metadata(self, dists: Iterable[DistFile]) -> None:
+    def prefetch_metadata(self, dists: Iterable[DistFile], then: Callable[[DistMetadata], None] | None = None) -> None:
+        """Start reading the files' METADATA; `then` is called with each one once it is read
+        (in a worker thread; not for a file whose read failed)."""
         for dist in dists:
             if not is_sdist(dist.filename):  # an sdist is downloaded whole: only when the solver tries it
-                self._meta_future(dist)
+                future = self._meta_future(dist)
+                if then is not None:
+                    future.add_done_callback(lambda f: then(f.result()) if not f.cancelled() and f.exception() is None else None)
 
     def _meta_future(self, dist: DistFile) -> Future[DistMetadata]:
         key = dist.sha256 or dist.url
@@ -206,6 +327,7 @@ class Index:
                 raise IndexUnavailable(f"offline: metadata of {dist.filename} is not in the cache")
             data = self._fetch_metadata(dist)
             self.cache.put_metadata(key, data)
+            self.progress.advance(Counter.METADATA)
         return parse_metadata(data)
 
     def range_file(self, dist: DistFile, tail: int | None = None) -> RangeFile:
@@ -245,7 +367,7 @@ class Index:
     # -- source distributions ------------------------------------------------------------------
     def _sdist_metadata(self, dist: DistFile) -> bytes:
         """What the sdist states about its dependencies, read without running it (index/sdist.py)."""
-        project, _, version = dist.filename[: -len(next(s for s in SDIST_SUFFIXES if dist.filename.endswith(s)))].rpartition("-")
+        project, version = split_sdist_filename(dist.filename)
         data = self._download(dist, MAX_SDIST_BYTES)
         if data is None:
             why = f"its source distribution is larger than {MAX_SDIST_BYTES // MiB} MiB, more than kresolve reads at lock time"
@@ -269,6 +391,8 @@ class Index:
         return data
 
     def _stream(self, dist: DistFile, limit: int) -> bytes | None:
+        import httpx
+
         last = ""
         for attempt in range(RETRIES):
             try:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import configparser
 import enum
 import os
-import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
+
+from ..paths import current_os, pip_config_files, site_prefix
 
 PYPI_SIMPLE = "https://pypi.org/simple"
 ALL, NONE = ":all:", ":none:"
@@ -68,50 +69,70 @@ def _split(values: tuple[str, ...] | list[str]) -> set[str]:
 
 @dataclass(frozen=True)
 class IndexConfig:
+    """pip's index options: `--index-url`, `--extra-index-url`, `--find-links`, `--no-index`."""
+
     index_url: str = PYPI_SIMPLE
     extra_index_urls: tuple[str, ...] = ()
     cert: str | None = None  # CA bundle, as pip's `cert`
     formats: FormatControl = field(default_factory=FormatControl)  # pip's only-binary / no-binary
+    find_links: tuple[str, ...] = ()  # local directories of wheels/sdists, or HTML pages of links (URL or file)
+    no_index: bool = False  # ignore the indexes: only find_links
 
     def with_formats(self, only_binary: tuple[str, ...] = (), no_binary: tuple[str, ...] = ()) -> IndexConfig:
         return replace(self, formats=self.formats.with_options(only_binary, no_binary))
 
+    def with_options(self, index_url: str | None = None, extra_index_urls: tuple[str, ...] = (),
+                     find_links: tuple[str, ...] = (), no_index: bool = False) -> IndexConfig:
+        """Command-line values over the configuration, as pip applies them: `--index-url`
+        replaces; `--extra-index-url` and `--find-links` add to the configured ones; `--no-index`
+        drops every index (find-links only)."""
+        extras = tuple(dict.fromkeys((*self.extra_index_urls, *(u.rstrip("/") for u in extra_index_urls))))
+        return replace(
+            self,
+            index_url=index_url.rstrip("/") if index_url else self.index_url,
+            extra_index_urls=extras,
+            find_links=tuple(dict.fromkeys((*self.find_links, *find_links))),
+            no_index=self.no_index or no_index,
+        )
+
     @property
     def urls(self) -> tuple[str, ...]:
-        return (self.index_url, *self.extra_index_urls)
+        """The indexes asked, in pip's order; none under `no_index`."""
+        return () if self.no_index else (self.index_url, *self.extra_index_urls)
+
+    def pip_args(self) -> list[str]:
+        """The same options for a pip/uv command line (the smoke test's installer)."""
+        args = ["--no-index"] if self.no_index else ["--index-url", self.index_url]
+        if not self.no_index:
+            args += [a for u in self.extra_index_urls for a in ("--extra-index-url", u)]
+        args += [a for f in self.find_links for a in ("--find-links", f)]
+        return args
 
 
-def _pip_config_files(env: dict[str, str]) -> list[Path]:
-    """pip's precedence, lowest first: global, user, site; PIP_CONFIG_FILE last."""
-    files = [Path("/etc/pip.conf")]
-    xdg_dirs = env.get("XDG_CONFIG_DIRS", "/etc/xdg").split(os.pathsep)
-    files += [Path(d) / "pip" / "pip.conf" for d in xdg_dirs if d]
-    home = Path.home()
-    files.append(home / ".pip" / "pip.conf")
-    xdg_home = Path(env.get("XDG_CONFIG_HOME", home / ".config"))
-    files.append(xdg_home / "pip" / "pip.conf")
-    if sys.prefix != sys.base_prefix:
-        files.append(Path(sys.prefix) / "pip.conf")
-    if env.get("PIP_CONFIG_FILE") and env["PIP_CONFIG_FILE"] != os.devnull:
-        files.append(Path(env["PIP_CONFIG_FILE"]))
-    return files
+def pip_config_paths(env: dict[str, str]) -> list[Path]:
+    """pip's files for this OS, lowest priority first (kresolve/paths.py)."""
+    return [Path(f.path) for f in pip_config_files(current_os(), env, Path.home(), site_prefix())]
+
+
+def _truthy(text: str) -> bool:
+    """pip's strtobool for boolean options in files and PIP_* variables."""
+    return text.strip().lower() in ("1", "y", "yes", "t", "true", "on")
 
 
 def read_pip_config(env: dict[str, str] | None = None) -> IndexConfig:
     """Index settings from pip.conf files then PIP_* variables (which win, as in pip)."""
     env = dict(os.environ) if env is None else env
     values: dict[str, str] = {}
-    if env.get("PIP_CONFIG_FILE") != os.devnull:
-        for path in _pip_config_files(env):
-            parser = configparser.RawConfigParser()
-            try:
-                parser.read(path, encoding="utf-8")
-            except (OSError, configparser.Error):
-                continue  # pip also skips unreadable files
-            for section in ("global", "download", "install"):
-                if parser.has_section(section):
-                    values.update(parser.items(section))
-    for key in ("index-url", "extra-index-url", "cert", "only-binary", "no-binary"):
+    for path in pip_config_paths(env):
+        parser = configparser.RawConfigParser()
+        try:
+            parser.read(path, encoding="utf-8")
+        except (OSError, configparser.Error):
+            continue  # pip also skips unreadable files
+        for section in ("global", "download", "install"):
+            if parser.has_section(section):
+                values.update(parser.items(section))
+    for key in ("index-url", "extra-index-url", "cert", "only-binary", "no-binary", "find-links", "no-index"):
         env_value = env.get("PIP_" + key.upper().replace("-", "_"))
         if env_value:
             values[key] = env_value
@@ -122,4 +143,6 @@ def read_pip_config(env: dict[str, str] | None = None) -> IndexConfig:
         cert=values.get("cert") or None,
         formats=FormatControl().with_options(tuple(values.get("only-binary", "").split()),
                                              tuple(values.get("no-binary", "").split())),
+        find_links=tuple(values.get("find-links", "").split()),
+        no_index=_truthy(values.get("no-index", "")),
     )

@@ -24,7 +24,7 @@ import io
 import threading
 import zipfile
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -128,7 +128,7 @@ def _plausible(stamp: tuple[int, int, int, int, int, int]) -> date | None:
     return found if found >= EARLIEST_PLAUSIBLE else None
 
 
-def wheel_date(fileobj) -> date | None:
+def wheel_date(fileobj: io.RawIOBase | io.BufferedIOBase) -> date | None:
     with zipfile.ZipFile(fileobj) as zf:
         stamps = [i.date_time for i in zf.infolist() if i.filename.split("/", 1)[0].endswith(".dist-info")]
     dates = [d for d in map(_plausible, stamps) if d is not None]
@@ -232,21 +232,25 @@ class Dater:
                  hard: bool = False) -> Boundary:
         return self._boundary_future(name, cutoff, versions, hard).result()
 
-    def prefetch(self, names, cutoff: date, versions: Callable[[str], Mapping[Version, list[DistFile]]],
+    def prefetch(self, names: Iterable[str], cutoff: date, versions: Callable[[str], Mapping[Version, list[DistFile]]],
                  hard: bool = False) -> None:
         for name in names:
             self._boundary_future(name, cutoff, versions, hard)
 
-    def _boundary_future(self, name, cutoff, versions, hard) -> Future[Boundary]:
+    def _boundary_future(self, name: str, cutoff: date, versions: Callable[[str], Mapping[Version, list[DistFile]]],
+                         hard: bool) -> Future[Boundary]:
         with self._lock:
             key = (name, cutoff, hard)
             if key not in self._boundaries:
                 self._boundaries[key] = self._pool.submit(self._search, name, cutoff, versions, hard)
             return self._boundaries[key]
 
-    def _search(self, name: str, cutoff: date, versions, hard: bool) -> Boundary:
+    def _search(self, name: str, cutoff: date, versions: Callable[[str], Mapping[Version, list[DistFile]]],
+                hard: bool) -> Boundary:
         by_version = versions(name)
-        ordered = sorted(v for v, files in by_version.items() if files and not v.is_prerelease and not v.is_devrelease)
+        # Keys only: every listed version has files, and reading a version's files makes them
+        # (provider.VersionFiles) — the search dates a few of them.
+        ordered = sorted(v for v in by_version if not v.is_prerelease and not v.is_devrelease)
         lines: dict[tuple[int, int], list[Version]] = {}
         for v in ordered:
             lines.setdefault(series(v), []).append(v)
@@ -264,7 +268,8 @@ class Dater:
             patches.append((line, None if i is None or i < 0 else lines[line][i]))
         return Boundary(True, last_line, tuple(patches))
 
-    def _last_before(self, ordered: list[Version], cutoff: date, by_version) -> int | None:
+    def _last_before(self, ordered: list[Version], cutoff: date,
+                     by_version: Mapping[Version, list[DistFile]]) -> int | None:
         """Index of the newest of `ordered` released on or before `cutoff` (-1: none is; None: no
         dates), assuming release dates grow with the version."""
 

@@ -36,7 +36,7 @@ from pathlib import PurePosixPath
 
 from packaging.metadata import parse_email
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
+from packaging.utils import InvalidSdistFilename, canonicalize_name, parse_sdist_filename
 from packaging.version import InvalidVersion, Version
 
 from ..artifact.limits import (
@@ -97,6 +97,22 @@ class SdistMetadata:
 
 def is_sdist(filename: str) -> bool:
     return filename.endswith(SDIST_SUFFIXES)
+
+
+def split_sdist_filename(filename: str) -> tuple[str, str]:
+    """(project, version) an sdist's file name states, by packaging's `parse_sdist_filename`.
+
+    Two fallbacks packaging does not cover, both real on PyPI: `.tar.bz2` archives (read as
+    `.tar.gz` names), and legacy versions that are not PEP 440, split at the last '-' (the version
+    is then only a label: the solver skips releases whose version does not parse)."""
+    suffix = next((s for s in SDIST_SUFFIXES if filename.endswith(s)), "")
+    stem = filename[: len(filename) - len(suffix)]
+    try:
+        name, parsed = parse_sdist_filename(stem + (".zip" if suffix == ".zip" else ".tar.gz"))
+        return name, str(parsed)
+    except InvalidSdistFilename:
+        project, _, version = stem.rpartition("-")
+        return project, version
 
 
 def unknown_from_headers(get) -> str | None:
@@ -257,7 +273,11 @@ def _text(data: bytes) -> str:
 
 
 def parse_requires_txt(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """setuptools' requires.txt → (Requires-Dist lines, extras). Raises ValueError on bad lines."""
+    """setuptools' requires.txt → (Requires-Dist lines, extras). Raises ValueError on bad lines.
+
+    Hand code on purpose: requires.txt is setuptools' private format (`[extra:marker]` sections)
+    and only pkg_resources reads it, which is deprecated and slow to import; each line is still
+    parsed by packaging's `Requirement`."""
     reqs: list[str] = []
     extras: list[str] = []
     extra, marker = "", ""

@@ -7,11 +7,12 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
-from .db import RulesDB
+from .db import Accelerator, Advisory, Companion, Constraint, Distribution, Era, KnownBad, Route, RulesDB
 from .specs import overlaps, series_in
 
 
@@ -27,14 +28,16 @@ SOURCE = re.compile(r"^(https://\S+|metadata:[A-Za-z0-9._-]+==\S+|test:tests/\S+
 
 def _sources(db: RulesDB, repo: Path | None) -> list[Finding]:
     found = []
-    for rule in (*db.constraints, *db.eras, *db.routes, *db.known_bad, *db.distributions, *db.accelerators, *db.advisories,
-                 *db.companions):
+    rules: tuple[Constraint | Era | Route | KnownBad | Distribution | Accelerator | Advisory | Companion, ...] = (
+        *db.constraints, *db.eras, *db.routes, *db.known_bad, *db.distributions, *db.accelerators, *db.advisories,
+        *db.companions)
+    for rule in rules:
         if not SOURCE.match(rule.source):
             found.append(Finding("error", (rule.id,), f"source {rule.source!r} is not a URL, metadata:NAME==VERSION or test:tests/FILE.py::NAME"))
         elif rule.source.startswith("test:") and repo is not None:
             file, _, name = rule.source[5:].partition("::")
             path = repo / file
-            if not path.is_file() or not re.search(rf"^\s*def {re.escape(name)}\b", path.read_text("utf-8"), re.M):
+            if not path.is_file() or not re.search(rf"^\s*def {re.escape(name)}\b", path.read_text("utf-8"), re.MULTILINE):
                 found.append(Finding("error", (rule.id,), f"source {rule.source} names a test that does not exist"))
     return found
 
@@ -57,7 +60,7 @@ def _contradictions(db: RulesDB) -> list[Finding]:
 
 def _gaps(db: RulesDB) -> list[Finding]:
     """A family of per-series rules (e.g. tensorflow → python) that skips a series in the middle."""
-    family: dict[tuple[str, str], list] = defaultdict(list)
+    family: dict[tuple[str, str], list[Any]] = defaultdict(list[Any])
     for c in db.constraints:
         for r in c.requires:
             family[(canonicalize_name(c.when.name), canonicalize_name(r.name))].append(c)

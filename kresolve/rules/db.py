@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import hashlib
+import json
 import re
 import tomllib
 from dataclasses import dataclass
@@ -15,9 +17,9 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+from ..constants import PLATFORM_NAMES
 from ..errors import KresolveError
 
-PLATFORM_NAMES = ("linux-64", "linux-aarch64", "osx-64", "osx-arm64", "win-64")
 # keras.multibackend: standalone Keras 1.x-2.3 (`keras.models.load_model`, backend from KERAS_BACKEND);
 # tf.compat.v1.saved_model: a TF1 session + `tf.compat.v1.saved_model.loader.load` (TensorFlow 1.x).
 LOADERS = ("tf.keras", "keras", "tf_keras", "tfsmlayer", "tf.saved_model", "keras.multibackend", "tf.compat.v1.saved_model")
@@ -445,6 +447,62 @@ def _advisory(check: _Checker, common: dict) -> Advisory:
                     note=note, **common)
 
 
+# The parsed TOML of a rules directory, stored as JSON under the cache directory and keyed by the
+# sha256 of the files' names and bytes: every command loads the rules, and TOML parsing is about
+# half of that. Only the parse is cached; every rule is still built and checked from it, so a
+# cached DB says exactly what its TOML says. Bump when what is stored changes.
+_PARSED_FORMAT = 1
+
+
+def _parsed_cache_path(key: str) -> Path:
+    from ..index.cache import default_cache_dir
+
+    return default_cache_dir() / "rules" / f"{key}.json"
+
+
+def _parse_files(root: Path, files: list[Path]) -> list[tuple[str, dict]]:
+    """(relative path, parsed TOML) per file, from the parse cache when the bytes are the same."""
+    raw: list[tuple[str, bytes]] = []
+    digest = hashlib.sha256(f"kresolve-rules-{_PARSED_FORMAT}".encode())
+    for path in files:
+        rel = str(path.relative_to(root))
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise RulesError(f"rules file {rel}: {exc}") from None
+        raw.append((rel, data))
+        digest.update(b"\0%d\0%s\0%d\0" % (len(rel.encode()), rel.encode(), len(data)) + data)
+    try:
+        cache: Path | None = _parsed_cache_path(digest.hexdigest())
+    except (OSError, RuntimeError, KeyError):  # no home directory to find a cache in: parse every time
+        cache = None
+    try:
+        stored = json.loads(cache.read_bytes()) if cache is not None else None
+        if isinstance(stored, list) and [rel for rel, _ in stored] == [rel for rel, _ in raw]:
+            return [(rel, tables) for rel, tables in stored]
+    except (OSError, ValueError, TypeError):
+        pass
+    parsed = []
+    for rel, data in raw:
+        try:
+            # As read_text does: universal newlines (they matter inside multi-line strings).
+            parsed.append((rel, tomllib.loads(data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n"))))
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise RulesError(f"rules file {rel}: {exc}") from None
+    try:
+        # A TOML date or time has no JSON form: such rules are parsed every time instead.
+        text = json.dumps(parsed, allow_nan=False)
+        from ..index.cache import atomic_write
+
+        # Only into a kresolve cache that exists: a command that stops early (a refused lock)
+        # must not leave a cache directory behind where none was.
+        if cache is not None and cache.parent.parent.is_dir():
+            atomic_write(cache, text.encode())
+    except (TypeError, ValueError, OSError):
+        pass
+    return parsed
+
+
 def load_rules(root: Path | None = None) -> RulesDB:
     root = root or default_rules_dir()
     files = sorted(p for p in root.rglob("*.toml") if "approved" not in p.relative_to(root).parts)
@@ -452,12 +510,7 @@ def load_rules(root: Path | None = None) -> RulesDB:
         raise RulesError(f"no rules found under {root}")
     built: dict[str, list] = {k: [] for k in _KEYS}
     seen: dict[str, str] = {}
-    for path in files:
-        rel = str(path.relative_to(root))
-        try:
-            data = tomllib.loads(path.read_text("utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise RulesError(f"rules file {rel}: {exc}") from None
+    for rel, data in _parse_files(root, files):
         unknown = set(data) - set(built)
         if unknown:
             raise RulesError(f"rules file {rel}: unknown section(s) {', '.join(sorted(unknown))}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
@@ -17,6 +18,7 @@ from packaging.version import InvalidVersion, Version
 
 from ..artifact.bytecode import hint_bounds
 from ..artifact.facts import ModelFacts
+from ..constants import KEY_PACKAGES
 from .db import Era, RulesDB
 from .specs import is_empty
 
@@ -75,10 +77,10 @@ def sidecar_consistent(facts: ModelFacts) -> bool:
     recorded = writer_version(facts.keras_version)
     keras = sidecar.package_version("keras") or sidecar.package_version("tf-keras")
     tf = sidecar.package_version("tensorflow")
-    if recorded is not None and keras and recorded.release[:2] != Version(keras).release[:2]:
-        # tf.keras 2.x records TF's minor, not the keras package's; accept either.
-        if not (tf and recorded.release[:2] == Version(tf).release[:2]):
-            return False
+    # tf.keras 2.x records TF's minor, not the keras package's; accept either.
+    if (recorded is not None and keras and recorded.release[:2] != Version(keras).release[:2]
+            and not (tf and recorded.release[:2] == Version(tf).release[:2])):
+        return False
     recorded_tf = writer_version(facts.tensorflow_version)
     return not (recorded_tf and tf and recorded_tf.release[:2] != Version(tf).release[:2])
 
@@ -136,9 +138,10 @@ class _Builder:
     """Collects evidence per package; the first (strongest) evidence keeps the preference."""
 
     def __init__(self) -> None:
-        self.data: dict[str, dict] = {}
+        self.data: dict[str, dict[str, Any]] = {}
 
-    def add(self, package, evidence, reason, range_=None, preferred=None, confidence=None, rule_id=None):
+    def add(self, package: str, evidence: str, reason: str, range_: str | SpecifierSet | None = None,
+            preferred: str | None = None, confidence: str | None = None, rule_id: str | None = None) -> None:
         entry = self.data.setdefault(
             package, {"ranges": [], "preferred": None, "evidence": evidence, "confidence": None, "reasons": [], "rules": []}
         )
@@ -155,6 +158,7 @@ class _Builder:
     def build(self) -> tuple[tuple[Estimate, ...], list[str]]:
         notes, estimates = [], []
         for package, entry in self.data.items():
+            used: list[str]
             combined, used = SpecifierSet(), []
             for spec, evidence, reason in entry["ranges"]:
                 trial = combined & spec
@@ -173,7 +177,7 @@ class _Builder:
                     rule_ids=tuple(dict.fromkeys(entry["rules"])),
                 )
             )
-        order = {"keras": 0, "tf-keras": 1, "tensorflow": 2, "python": 3, "numpy": 4}
+        order = {name: rank for rank, name in enumerate(KEY_PACKAGES)}
         estimates.sort(key=lambda e: (order.get(e.package, 9), e.package))
         return tuple(estimates), notes
 
@@ -226,8 +230,8 @@ def infer(facts: ModelFacts, db: RulesDB) -> TrainingEnv:
         if _era_matches(era, facts):
             for name, version in era.prefer:
                 b.add(name, "era", era.reason, preferred=version, confidence=era.confidence, rule_id=era.id)
-            for name, spec in era.ranges:
-                b.add(name, "era", era.reason, spec, confidence=era.confidence, rule_id=era.id)
+            for name, era_range in era.ranges:
+                b.add(name, "era", era.reason, era_range, confidence=era.confidence, rule_id=era.id)
             if era.saved_between is not None:
                 decided.append(f"date_saved {facts.date_saved}")
 

@@ -61,10 +61,7 @@ def _route_matches(route: Route, facts: ModelFacts) -> bool:
     keras, tf = writer_version(recorded), writer_version(facts.tensorflow_version)
     if route.writer_keras is not None and (keras is None or not route.writer_keras.contains(keras, prereleases=True)):
         return False
-    if route.writer_tensorflow is not None:
-        if tf is None or not route.writer_tensorflow.contains(tf, prereleases=True):
-            return False
-    return True
+    return route.writer_tensorflow is None or (tf is not None and route.writer_tensorflow.contains(tf, prereleases=True))
 
 
 def preferences_for(training: TrainingEnv, route: Route) -> tuple[Preference, ...]:

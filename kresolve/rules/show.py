@@ -33,7 +33,7 @@ def rules_about(db: RulesDB, package: str, version: str | None = None) -> list[R
         if name in prefer or name in ranges:
             key = (f"keras_version {e.keras_version}" if e.keras_version is not None else
                    f"tensorflow_version {e.tensorflow_version}" if e.tensorflow_version is not None else
-                   f"saved {e.saved_between[0]}…{e.saved_between[1]}")
+                   f"saved {e.saved_between[0]}…{e.saved_between[1]}")  # type: ignore[index]  # an era names one of the three
             said = ", ".join(x for x in (f"prefer {prefer[name]}" if name in prefer else "",
                                          f"range {ranges[name]}" if name in ranges else "") if x)
             if v is None or name not in ranges or ranges[name].contains(v, prereleases=True):

@@ -11,8 +11,8 @@ that *contradicts* it (no version satisfies both) is a bug.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
@@ -24,7 +24,7 @@ from ..index import DistFile, Index
 from .db import Constraint, RulesDB
 from .specs import bound_probes, is_empty
 
-PYTHONS = [Version("2.7")] + [Version(f"3.{m}") for m in range(0, 15)]
+PYTHONS = [Version("2.7")] + [Version(f"3.{m}") for m in range(15)]
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def _wheel_pythons(files: Iterable[DistFile]) -> set[Version]:
             continue
         try:
             tags: frozenset[Tag] = parse_wheel_filename(f.filename)[3]
-        except Exception:
+        except Exception:  # noqa: BLE001, S112  an unparsable wheel name is skipped, whatever packaging raises
             continue
         for tag in tags:
             if tag.interpreter.startswith("cp") and tag.interpreter[2:].isdigit() and tag.abi != "abi3":
@@ -60,13 +60,14 @@ def _newest_per_series(index: Index, name: str, spec: SpecifierSet) -> dict[Vers
             continue
         try:
             _, version, _, _ = parse_wheel_filename(f.filename)
-        except Exception:
+        except Exception:  # noqa: BLE001, S112  an unparsable wheel name is skipped, whatever packaging raises
             continue
         if not version.is_prerelease and spec.contains(version) and not f.yanked:
             by_version[version].append(f)
     newest: dict[tuple[int, int], Version] = {}
     for v in by_version:
-        key = (v.release + (0,))[:2]
+        release = v.release + (0,)
+        key = (release[0], release[1])
         if key not in newest or v > newest[key]:
             newest[key] = v
     return {v: by_version[v] for v in newest.values()}

@@ -82,7 +82,7 @@ def build_env(lock: Path, envs_root: Path, index: IndexConfig) -> BuiltEnv:
         log.write_text("")
         clean = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
         # The indexes the lock was solved against (uv does not read pip.conf, so name them).
-        indexes = ["--index-url", index.index_url] + [a for u in index.extra_index_urls for a in ("--extra-index-url", u)]
+        indexes = index.pip_args()  # --index-url/--extra-index-url/--find-links/--no-index
         if uv:
             _run([uv, "venv", "--quiet", "--python", sys.executable, str(path)], log, clean)
             # kresolve merges indexes as pip does; every file is hash-pinned, so uv's

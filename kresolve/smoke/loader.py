@@ -16,7 +16,9 @@ import json
 import os
 import sys
 import traceback
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 BATCH = 2  # rows in a generated probe
 FREE_DIM = 8  # a None dim other than the batch: small, but large enough for 3x3 kernels
@@ -85,8 +87,8 @@ def plan_probe(spec: InputSpec) -> ProbePlan:
     if spec.dtype == "bool":
         return ProbePlan("bool" + suffix, shape, "bool", 0, 2)
     if spec.value_range is not None:
-        low, high = spec.value_range
-        return ProbePlan(f"uniform-{low:g}..{high:g}" + suffix, shape, spec.dtype, low, high)
+        low, top = spec.value_range
+        return ProbePlan(f"uniform-{low:g}..{top:g}" + suffix, shape, spec.dtype, low, top)
     return ProbePlan("float-normal" + suffix, shape, spec.dtype if spec.dtype.startswith(("float", "bfloat")) else "float32")
 
 
@@ -100,7 +102,7 @@ def rescaling_range(scale: float, offset: float) -> tuple[float, float] | None:
     return round(ends[0], 6), round(ends[1], 6)
 
 
-def normalization_range(mean, variance) -> tuple[float, float] | None:
+def normalization_range(mean: Any, variance: Any) -> tuple[float, float] | None:
     """Inputs around what a Normalization layer was adapted to: mean ± 2 standard deviations."""
     try:
         means = [float(m) for m in _flat(mean)]
@@ -114,7 +116,7 @@ def normalization_range(mean, variance) -> tuple[float, float] | None:
     return (round(low, 6), round(high, 6)) if high > low else None
 
 
-def _flat(value) -> list:
+def _flat(value: Any) -> list[Any]:
     if isinstance(value, (list, tuple)):
         return [x for v in value for x in _flat(v)]
     if hasattr(value, "tolist"):
@@ -122,7 +124,7 @@ def _flat(value) -> list:
     return [value]
 
 
-def specs_from_keras_config(doc: dict) -> dict[str, InputSpec]:
+def specs_from_keras_config(doc: dict[str, Any]) -> dict[str, InputSpec]:
     """Input specs from a Keras model config (`to_json()`, keras_metadata.pb's root node): each
     InputLayer's shape and dtype, and what the layers it feeds say (Embedding input_dim,
     Rescaling/Normalization ranges, a vocabulary stored in the config)."""
@@ -180,7 +182,7 @@ def merge_specs(signature: list[InputSpec], config: dict[str, InputSpec]) -> lis
     return merged
 
 
-def make_probe(np, plan: ProbePlan, seed: int):
+def make_probe(np: Any, plan: ProbePlan, seed: int) -> Any:  # np: the numpy module; a numpy array
     """A deterministic array for `plan` (strings as a NumPy array of str)."""
     rng = np.random.default_rng(seed)
     if plan.words:
@@ -199,20 +201,20 @@ def make_probe(np, plan: ProbePlan, seed: int):
 # ----------------------------------------------------------------------------- reading the model
 
 
-def _custom_objects(spec):
-    found = {}
+def _custom_objects(spec: dict[str, str]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
     for name, path in spec.items():
         module, _, attr = path.rpartition(".")
         found[name] = getattr(importlib.import_module(module), attr)
     return found
 
 
-def _dtype_name(dtype) -> str:
+def _dtype_name(dtype: Any) -> str:
     name = getattr(dtype, "name", None) or str(dtype)
     return "string" if name in ("string", "str") else name
 
 
-def _feeds(layer, tensor) -> bool:
+def _feeds(layer: Any, tensor: Any) -> bool:
     try:
         inputs = layer.input
     except (AttributeError, ValueError, RuntimeError):  # a layer with several or no inbound nodes
@@ -221,11 +223,11 @@ def _feeds(layer, tensor) -> bool:
     return any(t is tensor for t in inputs)
 
 
-def _layer_kind(layer) -> str:
+def _layer_kind(layer: Any) -> str:
     return type(layer).__name__
 
 
-def _vocabulary(layer) -> tuple[str, ...]:
+def _vocabulary(layer: Any) -> tuple[str, ...]:
     getter = getattr(layer, "get_vocabulary", None)
     if getter is None:
         return ()
@@ -241,14 +243,14 @@ def _vocabulary(layer) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _array(layer, attr):
+def _array(layer: Any, attr: str) -> Any:
     import numpy as np
 
     value = getattr(layer, attr, None)
     return None if value is None else np.asarray(value).tolist()
 
 
-def keras_input_specs(model) -> list[InputSpec]:
+def keras_input_specs(model: Any) -> list[InputSpec]:
     """Input specs of a loaded Keras model, read from the layers each input feeds."""
     layers = [layer for layer in getattr(model, "layers", []) if _layer_kind(layer) != "InputLayer"]
     inputs = list(getattr(model, "inputs", None) or [])
@@ -274,7 +276,7 @@ def keras_input_specs(model) -> list[InputSpec]:
     return specs
 
 
-def signature_input_specs(spec: dict) -> tuple[list[str], list[InputSpec]]:
+def signature_input_specs(spec: dict[str, Any]) -> tuple[list[str], list[InputSpec]]:
     names = sorted(spec)
     found = []
     for n in names:
@@ -298,7 +300,7 @@ def example_rule(features: list[ExampleFeature]) -> str:
     return "tf-example(" + ",".join(f"{f.key}:{f.dtype}{list(f.shape)}" for f in features) + ")"
 
 
-def example_values(np, feature: ExampleFeature, rng) -> list:
+def example_values(np: Any, feature: ExampleFeature, rng: Any) -> list[Any]:
     count = 1
     for d in feature.shape:
         count *= max(int(d), 1)  # a FixedLenSequenceFeature's unknown dim (-1): one value
@@ -309,7 +311,7 @@ def example_values(np, feature: ExampleFeature, rng) -> list:
     return [float(v) for v in rng.standard_normal(count).astype("float32")]
 
 
-def _static_strings(tf, tensors) -> list[str]:
+def _static_strings(tf: Any, tensors: Any) -> list[str]:
     found = []
     for t in tensors:
         value = tf.get_static_value(t)
@@ -320,11 +322,11 @@ def _static_strings(tf, tensors) -> list[str]:
     return found
 
 
-def _values_of(value) -> list:
+def _values_of(value: Any) -> list[Any]:
     return value.reshape(-1).tolist() if hasattr(value, "reshape") else [value]
 
 
-def _type_name(dtype) -> str:
+def _type_name(dtype: Any) -> str:
     name = _dtype_name(dtype)
     return name if name in ("int64", "string") else "float32"
 
@@ -332,7 +334,7 @@ def _type_name(dtype) -> str:
 CALL_OPS = ("StatefulPartitionedCall", "PartitionedCall")
 
 
-def _graphs(graph, depth: int = 4):
+def _graphs(graph: Any, depth: int = 4) -> Iterator[Any]:
     """`graph` and the graphs of the functions it calls: a TF2 signature wraps the traced function
     in a (Stateful)PartitionedCall, a pruned TF1 signature holds its ops itself."""
     yield graph
@@ -348,7 +350,7 @@ def _graphs(graph, depth: int = 4):
         yield from _graphs(inner, depth - 1)
 
 
-def parsed_features(tf, graph) -> list[ExampleFeature] | None:
+def parsed_features(tf: Any, graph: Any) -> list[ExampleFeature] | None:
     """The features of the one ParseExample(V2) op of a signature's graph that parses a
     placeholder (TF1 classify/regress and Estimator serving signatures take serialized
     tf.train.Example protos, not tensors); None when the graph has no such single op."""
@@ -375,7 +377,7 @@ def parsed_features(tf, graph) -> list[ExampleFeature] | None:
     return features
 
 
-def serialized_examples(tf, np, features: list[ExampleFeature], seed: int):
+def serialized_examples(tf: Any, np: Any, features: list[ExampleFeature], seed: int) -> Any:
     """BATCH serialized tf.train.Example protos (deterministic) holding every feature."""
     rng = np.random.default_rng(seed)
     lists = {"string": ("bytes_list", tf.train.BytesList), "int64": ("int64_list", tf.train.Int64List),
@@ -390,7 +392,7 @@ def serialized_examples(tf, np, features: list[ExampleFeature], seed: int):
     return np.array(protos, dtype=object)
 
 
-def saved_keras_config(path: str) -> dict:
+def saved_keras_config(path: str) -> dict[str, Any]:
     """The Keras config a Keras 2 SavedModel keeps in keras_metadata.pb (root node), or {}."""
     import os
 
@@ -417,7 +419,7 @@ def saved_keras_config(path: str) -> dict:
     return {}
 
 
-def _probe_inputs(np, request, specs: list[InputSpec]) -> tuple[list, list[str]]:
+def _probe_inputs(np: Any, request: dict[str, Any], specs: list[InputSpec]) -> tuple[list[Any], list[str]]:
     if request.get("probe_inputs"):
         arrays = []
         for t in request["probe_inputs"]:
@@ -428,14 +430,14 @@ def _probe_inputs(np, request, specs: list[InputSpec]) -> tuple[list, list[str]]
     return [make_probe(np, p, seed=i) for i, p in enumerate(plans)], [p.rule for p in plans]
 
 
-def _tensor(tf, array):
+def _tensor(tf: Any, array: Any) -> Any:
     """Strings go in as tf.string tensors (Keras 3 refuses object arrays)."""
     if tf is not None and array.dtype == object:
         return tf.constant(array.tolist())
     return array
 
 
-def _to_list(np, value):
+def _to_list(np: Any, value: Any) -> list[Any]:
     if isinstance(value, dict):
         return [_to_list(np, value[k])[0] for k in sorted(value)]
     if isinstance(value, (list, tuple)):
@@ -449,7 +451,7 @@ WINDOWS_NAMES_NOTE = ("loaded from a repaired copy: the weights' HDF5 group name
                       " (written by tf.keras on Windows, keras-team/keras#18528), rewritten with '/'")
 
 
-def posix_names(names) -> dict[str, str] | None:
+def posix_names(names: Iterable[str]) -> dict[str, str] | None:
     """Windows-written name -> the '/' name Keras looks up; None when no name has a backslash.
     tf.keras 2.13-2.15 joined a .keras file's weight paths with os.path.join, so on Windows
     'layers\\dense' became one group name that Keras elsewhere never finds."""
@@ -462,12 +464,12 @@ def posix_names(names) -> dict[str, str] | None:
     return mapping
 
 
-def _copy_h5_posix(h5py, src, dst) -> bool:
+def _copy_h5_posix(h5py: Any, src: Any, dst: Any) -> bool:
     """Copy HDF5 file object `src` to `dst` with '/' for backslashes in names; False when none had one."""
     with h5py.File(src, "r") as fin:
-        found: list = []
+        found: list[tuple[str, Any]] = []
 
-        def collect(name, obj):  # visititems stops at the first callback that returns non-None
+        def collect(name: str, obj: Any) -> None:  # visititems stops at the first callback that returns non-None
             found.append((name, obj))
 
         fin.visititems(collect)
@@ -508,7 +510,8 @@ def repaired_keras_zip(path: str, into: str) -> str | None:
     return copy
 
 
-def _load_keras(keras, loader, path, architecture, custom, trust):
+def _load_keras(keras: Any, loader: str, path: str, architecture: str | None, custom: dict[str, Any],
+                trust: bool) -> Any:
     if architecture:
         # save_weights() + to_json(): rebuild the architecture, then read the weights into it.
         with open(architecture, encoding="utf-8") as fh:
@@ -530,7 +533,7 @@ def _load_keras(keras, loader, path, architecture, custom, trust):
         return keras.models.load_model(path, **kwargs)
 
 
-def run(request):
+def run(request: dict[str, Any]) -> dict[str, Any]:
     import numpy as np
 
     sys.path[:0] = request.get("paths", [])
@@ -539,26 +542,27 @@ def run(request):
     loader, path, trust = request["loader"], request["model"], request.get("trust", False)
     architecture = request.get("architecture")
     custom = _custom_objects(request.get("custom_objects", {}))
-    versions = {}
-    repaired = None
-    tf = None
+    versions: dict[str, str] = {}
+    repaired: str | None = None
+    tf: Any = None  # the tensorflow module, when the loader imports it
+    keras: Any  # the Keras module the loader uses
     if loader in ("tf.keras", "tf_keras", "keras"):
         if loader == "tf.keras":
-            import tensorflow as tf
+            import tensorflow as tf  # type: ignore[no-redef]  # the loader picks its TF/Keras module at run time
 
             keras = tf.keras
             versions["tensorflow"] = tf.__version__
         elif loader == "tf_keras":
-            import tensorflow as tf
-            import tf_keras as keras
+            import tensorflow as tf  # type: ignore[no-redef]
+            import tf_keras as keras  # type: ignore[no-redef]
 
             versions["tensorflow"] = tf.__version__
         else:
-            import keras
+            import keras  # type: ignore[no-redef]
 
             versions["keras_backend"] = keras.backend.backend()
             if versions["keras_backend"] == "tensorflow":
-                import tensorflow as tf
+                import tensorflow as tf  # type: ignore[no-redef]
         versions["keras"] = getattr(keras, "__version__", "")
         if not architecture and str(path).endswith(".keras") and os.path.isfile(path):
             # The copy goes to the working directory: the smoke run's temporary directory.
@@ -572,13 +576,13 @@ def run(request):
         raw = model(fed if len(fed) > 1 else fed[0], training=False)
         names = [s.name for s in specs]
     elif loader in ("tfsmlayer", "tf.saved_model"):
-        import tensorflow as tf
+        import tensorflow as tf  # type: ignore[no-redef]
 
         versions["tensorflow"] = tf.__version__
         fn = tf.saved_model.load(path).signatures["serving_default"]
         layer = None
         if loader == "tfsmlayer":
-            import keras
+            import keras  # type: ignore[no-redef]
 
             versions["keras"] = keras.__version__
             layer = keras.layers.TFSMLayer(path, call_endpoint="serving_default")
@@ -603,7 +607,7 @@ def run(request):
     elif loader == "keras.multibackend":
         # Standalone Keras 1.x-2.3 on the backend the route's KERAS_BACKEND names. Targets of that
         # era run Python <= 3.7, which this host lacks: this branch is not proven here.
-        import keras
+        import keras  # type: ignore[no-redef]
 
         versions["keras"] = keras.__version__
         versions["keras_backend"] = keras.backend.backend()
@@ -631,7 +635,7 @@ def run(request):
     elif loader == "tf.compat.v1.saved_model":
         # A TF1 SavedModel through a session and its serving signature (not proven on this host:
         # TensorFlow 1.x has no wheels for Python >= 3.8).
-        import tensorflow as tf
+        import tensorflow as tf  # type: ignore[no-redef]
 
         versions["tensorflow"] = tf.__version__
         v1 = tf.compat.v1 if hasattr(tf, "compat") and hasattr(tf.compat, "v1") else tf  # compat.v1 from 1.13
@@ -676,7 +680,7 @@ def _peak_rss_kib() -> int | None:
         return None
 
 
-def main():
+def main() -> None:
     request_path, result_path = sys.argv[1], sys.argv[2]
     with open(request_path, encoding="utf-8") as fh:
         request = json.load(fh)

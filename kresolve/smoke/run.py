@@ -18,9 +18,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -29,9 +30,10 @@ from ..artifact.facts import ModelFacts
 from ..diagnose import diagnose, render_diagnoses
 from ..index import IndexConfig
 from ..lock.requirements_txt import locked_pins
+from ..progress import Progress, Stage, stage, watch_bytes
 from ..rules.db import Route, load_rules
 from ..target import Target, is_host
-from .envs import EnvBuildError, build_env
+from .envs import EnvBuildError, build_env, env_key
 
 LOADER_SCRIPT = Path(__file__).with_name("loader.py")
 ATOL = RTOL = 1e-5
@@ -184,13 +186,13 @@ def tolerance(dtype: str) -> tuple[float, float]:
     return ATOL, RTOL
 
 
-def _flatten(value) -> list[float]:
+def _flatten(value: Any) -> list[float]:  # nested lists of numbers, as JSON gives them
     if isinstance(value, (list, tuple)):
         return [x for v in value for x in _flatten(v)]
     return [float(value)]
 
 
-def compare_outputs(reference: list[dict], outputs: list[dict]) -> tuple[list[OutputDiff], str | None]:
+def compare_outputs(reference: list[dict[str, Any]], outputs: list[dict[str, Any]]) -> tuple[list[OutputDiff], str | None]:
     """Per-output max abs/rel diff against the recording; the second item names a structural mismatch."""
     if len(reference) != len(outputs):
         return [], f"the model gave {len(outputs)} outputs, the recording has {len(reference)}"
@@ -214,7 +216,7 @@ def compare_outputs(reference: list[dict], outputs: list[dict]) -> tuple[list[Ou
     return diffs, None
 
 
-def compare(reference: list[dict], outputs: list[dict]) -> tuple[bool, float, str]:
+def compare(reference: list[dict[str, Any]], outputs: list[dict[str, Any]]) -> tuple[bool, float, str]:
     """(equal within tolerance, max |diff|, words)."""
     diffs, mismatch = compare_outputs(reference, outputs)
     if mismatch:
@@ -282,7 +284,8 @@ def _isolation(run_env: dict[str, str]) -> tuple[list[str], Callable[[], None] |
 # ----------------------------------------------------------------------------- the smoke test
 
 
-def _request(facts: ModelFacts, model: Path, attempt: Attempt, trust: bool, modules, paths) -> dict:
+def _request(facts: ModelFacts, model: Path, attempt: Attempt, trust: bool, modules: Sequence[str],
+             paths: Sequence[str]) -> dict[str, Any]:
     probe = facts.sidecar.probe if facts.sidecar else None
     architecture = getattr(facts, "architecture", None)
     return {
@@ -297,7 +300,7 @@ def _request(facts: ModelFacts, model: Path, attempt: Attempt, trust: bool, modu
     }
 
 
-def _run_attempt(python: Path, request: dict, env_vars: dict[str, str], timeout: float, tmp: Path) -> tuple[dict | None, str | None, str]:
+def _run_attempt(python: Path, request: dict[str, Any], env_vars: dict[str, str], timeout: float, tmp: Path) -> tuple[dict[str, Any] | None, str | None, str]:
     """(result JSON, why it gave none, isolation words)."""
     run_env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV", "TF_USE_LEGACY"))}
     run_env.update({"TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": run_env.get("CUDA_VISIBLE_DEVICES", "")})
@@ -319,7 +322,8 @@ def _run_attempt(python: Path, request: dict, env_vars: dict[str, str], timeout:
     return json.loads(res_path.read_text("utf-8")), None, isolation
 
 
-def _explain_failure(why: str, result: dict | None, facts: ModelFacts, modules, env_path: Path) -> str:
+def _explain_failure(why: str, result: dict[str, Any] | None, facts: ModelFacts, modules: Sequence[str],
+                     env_path: Path) -> str:
     missing = [c.registered_name or c.class_name for c in facts.custom_objects]
     if missing and not modules:
         why += (f" — the model uses custom objects ({', '.join(missing)}) whose code was not provided:"
@@ -343,8 +347,10 @@ def smoke_test(
     modules: tuple[str, ...] = (),
     paths: tuple[str, ...] = (),
     timeout: float = 600.0,
+    progress: Progress | None = None,
 ) -> SmokeResult:
-    """Load and predict with each attempt in turn until one works; compare with the recording."""
+    """Load and predict with each attempt in turn until one works; compare with the recording.
+    `progress`: where the environment build (bytes written) and each load are shown (None: silent)."""
     if not attempts:
         raise ValueError("smoke_test needs at least one loader attempt")
     start = time.monotonic()
@@ -356,7 +362,9 @@ def smoke_test(
         return SmokeResult("skipped", "the model has Lambda layers (code stored in the file); rerun with --trust-model to load it",
                            first.loader, route_id=first.route_id)
     try:
-        env = build_env(lock, envs_root, index)
+        built = envs_root / env_key(lock.read_text("utf-8"), f"{sys.version_info.major}.{sys.version_info.minor}")
+        with stage(progress, Stage.BUILD_ENV), watch_bytes(progress, built):
+            env = build_env(lock, envs_root, index)
     except EnvBuildError as exc:
         return SmokeResult("failed", f"could not build the environment from the lock: {exc}", first.loader,
                            route_id=first.route_id, seconds=time.monotonic() - start)
@@ -373,8 +381,9 @@ def smoke_test(
             repaired = REPAIRED_NOTE
         for attempt in attempts:
             began = time.monotonic()
-            result, died, isolation = _run_attempt(env.python, _request(facts, model, attempt, trust, modules, paths),
-                                                   dict(attempt.env), timeout, tmp)
+            with stage(progress, Stage.LOAD_MODEL, f"with {attempt.loader}"):
+                result, died, isolation = _run_attempt(env.python, _request(facts, model, attempt, trust, modules, paths),
+                                                       dict(attempt.env), timeout, tmp)
             seconds = round(time.monotonic() - began, 2)
             if result is not None and result["ok"]:
                 outcomes.append(AttemptOutcome(attempt.loader, attempt.route_id, True, None, seconds))
@@ -393,13 +402,14 @@ def smoke_test(
                    versions=tuple(sorted((result or {}).get("versions", {}).items())))
 
 
-def _judge(facts: ModelFacts, result: dict, attempt: Attempt, outcomes, repaired, isolation, base) -> SmokeResult:
+def _judge(facts: ModelFacts, result: dict[str, Any], attempt: Attempt, outcomes: tuple[AttemptOutcome, ...],
+           repaired: str | None, isolation: str, base: dict[str, Any]) -> SmokeResult:
     versions = tuple(sorted(result.get("versions", {}).items()))
     rules = tuple((str(n), str(r)) for n, r in result.get("probe_rules", []))
     repaired = "; ".join(filter(None, (repaired, result.get("repaired")))) or None  # the loader's own repair too
     if isinstance(result.get("peak_rss_kib"), int):  # how close the loader came to the limit
         isolation += f"; peak resident memory {result['peak_rss_kib'] / 1024:.0f} MiB"
-    common = {"attempts": outcomes, "repaired": repaired, "isolation": isolation, "versions": versions, "probe_rules": rules}
+    common: dict[str, Any] = {"attempts": outcomes, "repaired": repaired, "isolation": isolation, "versions": versions, "probe_rules": rules}
     via = "" if len(outcomes) == 1 else f" (proved by {attempt.loader} after {len(outcomes) - 1} failed loader(s))"
     outputs = result["outputs"]
     if not all(math.isfinite(x) for o in outputs for x in _flatten(o["data"])):
@@ -424,8 +434,10 @@ def _installed(env_path: Path) -> dict[str, str]:
     return pins_in_lock(lock.read_text("utf-8")) if lock.exists() else {}
 
 
-def _result(status, reason, attempt: Attempt, base: dict, compared=False, worst=None, versions=(), attempts=(),
-            probe_rules=(), diffs=(), repaired=None, isolation="") -> SmokeResult:
+def _result(status: str, reason: str, attempt: Attempt, base: dict[str, Any], compared: bool = False,
+            worst: float | None = None, versions: tuple[tuple[str, str], ...] = (),
+            attempts: tuple[AttemptOutcome, ...] = (), probe_rules: tuple[tuple[str, str], ...] = (),
+            diffs: tuple[OutputDiff, ...] = (), repaired: str | None = None, isolation: str = "") -> SmokeResult:
     return SmokeResult(
         status=status,
         reason=reason,

@@ -7,6 +7,8 @@ first, as pip does.
 
 from __future__ import annotations
 
+from typing import Any
+
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
@@ -18,10 +20,10 @@ def _series(v: Version) -> tuple[int, int]:
 
 def is_range(preferred: str | None) -> bool:
     """A preference may be a range (what the training stack could have been) instead of a version."""
-    return bool(preferred) and preferred.lstrip()[:1] in "<>=!~"
+    return bool(preferred and preferred.lstrip()[:1] in "<>=!~")
 
 
-def _range_key(candidate: Version, preferred: str) -> tuple:
+def _range_key(candidate: Version, preferred: str) -> tuple[Any, ...]:
     """Inside the range, newest first; outside, by how far the candidate is past the bounds it
     breaks (the farthest of them: a redundant looser bound, `<1.19,<1.20`, must not make 1.20.3
     as near as 1.19.5)."""
@@ -33,7 +35,7 @@ def _range_key(candidate: Version, preferred: str) -> tuple:
     return (1, *order_key(candidate, str(farthest))[:2], 0, _neg(candidate))
 
 
-def order_key(candidate: Version, preferred: str | None) -> tuple:
+def order_key(candidate: Version, preferred: str | None) -> tuple[Any, ...]:
     if preferred is None:
         return (0, 0, 0, 0, _neg(candidate))
     if is_range(preferred):
@@ -52,7 +54,7 @@ def order_key(candidate: Version, preferred: str | None) -> tuple:
     return (abs(cmaj - pmaj), steps, not is_exact, older, _neg(candidate))
 
 
-def _neg(v: Version) -> tuple:
+def _neg(v: Version) -> tuple[Any, ...]:
     """A key that sorts newer versions first."""
     release = (v.release + (0, 0, 0, 0))[:4]
     return (*(-x for x in release), v.pre is not None, -(v.post or 0))

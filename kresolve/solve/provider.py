@@ -7,22 +7,23 @@ does not state), and orders candidates by distance to the preferred versions.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.tags import Tag
-from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 from resolvelib import AbstractProvider
 
-from ..index import DistFile, Index
+from ..index import DistFile, DistMetadata, Index
 from ..index.config import Format
 from ..index.dates import Boundary, Cutoff, Dater
 from ..index.sdist import SDIST_SUFFIXES, is_sdist
+from ..index.simple import ProjectFiles
 from ..policy import Policy
 from ..rules.advisories import Avoid, avoided_by
 from ..rules.db import Accelerator, Constraint, Distribution, RulesDB
@@ -35,6 +36,10 @@ PRIORITY = (PYTHON, "keras", "tf-keras", "tensorflow", "numpy")
 # A candidate that turns out unusable once its metadata is read (an sdist whose dependencies only
 # running it would tell) depends on itself with this: nothing matches, so the resolver moves on.
 UNUSABLE = SpecifierSet("<0")
+# A lock pins every file by its sha256 (`--require-hashes`): a file the index lists without one is
+# never a candidate, and this is the reason the explanation gives.
+NO_HASH = "no sha256 hash on the index (a lock pins every file by its hash)"
+NO_RANK = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,31 @@ class Candidate:
         return f"{self.name} {self.version}"
 
 
+class VersionFiles(Mapping[Version, list[DistFile]]):
+    """A project's versions (from its filenames) and, made on first access, each one's files."""
+
+    def __init__(self, project: ProjectFiles, groups: dict[Version, list[int]]):
+        self._project = project
+        self._groups = groups
+        self._files: dict[Version, list[DistFile]] = {}
+
+    def __getitem__(self, version: Version) -> list[DistFile]:
+        files = self._files.get(version)
+        if files is None:
+            files = [self._project.file(i) for i in self._groups[version]]  # KeyError: no such version
+            self._files[version] = files
+        return files
+
+    def __iter__(self) -> Iterator[Version]:
+        return iter(self._groups)
+
+    def __len__(self) -> int:
+        return len(self._groups)
+
+    def __contains__(self, version: object) -> bool:
+        return version in self._groups
+
+
 def identify(name: str, extras: frozenset[str]) -> str:
     return f"{name}[{','.join(sorted(extras))}]" if extras else name
 
@@ -136,9 +166,14 @@ class Provider(AbstractProvider):
         self.rules = rules
         self.preferences = dict(preferences)
         self.rejections = Rejections()
-        self._tag_rank = {tag: i for i, tag in enumerate(target.supported_tags())}
+        # Ranked by (interpreter, abi, platform) strings, so a wheel's tag string never becomes Tag objects.
+        self._tag_rank: dict[tuple[str, str, str], int] = {}
+        for i, tag in enumerate(target.supported_tags()):
+            self._tag_rank.setdefault((tag.interpreter, tag.abi, tag.platform), i)
+        self._rank_by_tags: dict[str, int] = {}
+        self._no_wheel = f"no wheel for {target.describe()}"
         # find_matches is asked again for the same names as criteria narrow: parse once.
-        self._by_version: dict[str, dict[Version, list[DistFile]]] = {}
+        self._by_version: dict[str, VersionFiles] = {}
         self._base: dict[tuple[str, Version], Candidate | None] = {}
         self._markers = target.markers()
         self._python = Version(target.python + ".0")
@@ -161,7 +196,7 @@ class Provider(AbstractProvider):
         identifier: str,
         requirements: Mapping[str, Iterator[Req]],
         incompatibilities: Mapping[str, Iterator[Candidate]],
-    ) -> Sequence[Candidate]:
+    ) -> Sequence[Candidate] | Callable[[], Iterator[Candidate]]:
         reqs = list(requirements[identifier])
         bad = {c.version for c in incompatibilities[identifier]}
         name = reqs[0].name if reqs else identifier.split("[")[0]
@@ -172,18 +207,28 @@ class Provider(AbstractProvider):
         specifier = SpecifierSet()
         for r in reqs:
             specifier &= r.requirement.specifier
-        return self.matches(name, specifier, bad, extras)
+        # A factory: resolvelib takes candidates from the front and rarely goes far, so each
+        # version's files are only looked at (tags ranked, hashes checked) when it is reached.
+        return self._lazy_matches(name, specifier, bad, extras)
 
     def matches(self, name: str, specifier: SpecifierSet, bad: frozenset[Version] | set[Version] = frozenset(),
                 extras: frozenset[str] = frozenset()) -> list[Candidate]:
         """Installable candidates of `name` within `specifier`, nearest (or era-ordered) first."""
+        return list(self._lazy_matches(name, specifier, bad, extras)())
+
+    def _lazy_matches(self, name: str, specifier: SpecifierSet, bad: frozenset[Version] | set[Version],
+                      extras: frozenset[str]) -> Callable[[], Iterator[Candidate]]:
+        """The versions in order, decided now from version numbers alone; their candidates made
+        as they are iterated. The order is the one sorting every candidate would give: wheel
+        candidates first (as pip's --prefer-binary), then by advisory and distance (or era)."""
         preferred = self.preferences.get(name)
         allow_pre = bool(preferred and not is_range(preferred) and Version(preferred).is_prerelease) or any(
             s.prereleases for s in specifier)
-        found = []
+        entries: list[tuple[str, Version, VersionFiles, Distribution | None]] = []
         aliases = self._distributions(name)
         for dist_name, rule in [(name, None)] + [(d.provided_by, d) for d in aliases]:
-            for version, files in self._versions(dist_name).items():
+            versions = self._versions(dist_name)
+            for version in versions:
                 if version in bad or not specifier.contains(version, prereleases=True):
                     continue
                 if version.is_prerelease and not allow_pre:
@@ -195,22 +240,58 @@ class Provider(AbstractProvider):
                 if self.policy is not None and (blocked := self.policy.verdict(name, version)) is not None:
                     self.rejections.add(name, version, blocked.describe(self.policy.name))
                     continue
-                base = self._base_candidate(dist_name, version, files, name if rule else None, rule.id if rule else None)
-                if base is not None:
-                    found.append(base if not extras else Candidate(base.name, version, extras, base.files, base.provides, base.via_rule))
-        # Wheels first, as pip's --prefer-binary: an sdist only when no wheel candidate is left.
+                entries.append((dist_name, version, versions, rule))
         boundary = self.boundary(name)
-        if boundary is not None and self.cutoff is not None and self.cutoff.hard:
-            for c in found:
-                if boundary.before(c.version) is False:
-                    self.rejections.add(name, c.version, f"released after --exclude-newer {self.cutoff.date.isoformat()}")
-            found = [c for c in found if boundary.before(c.version) is not False]
+        hard = self.cutoff if boundary is not None and self.cutoff is not None and self.cutoff.hard else None
         if preferred is None and boundary is not None:
-            found.sort(key=lambda c: (c.from_source, self._avoided(name, c.version), era_key(c.version, boundary)))
+            era = boundary
+            entries.sort(key=lambda e: (self._avoided(name, e[1]), era_key(e[1], era)))
         else:
-            found.sort(key=lambda c: (c.from_source, self._avoided(name, c.version), order_key(c.version, preferred)))
-        self.index.prefetch_metadata(c.files[0] for c in found[:2])
-        return found
+            entries.sort(key=lambda e: (self._avoided(name, e[1]), order_key(e[1], preferred)))
+
+        def candidates() -> Iterator[Candidate]:
+            sdists: list[Candidate] = []
+            prefetched = 0
+            for dist_name, version, versions, rule in entries:
+                base = self._base_candidate(dist_name, version, versions, name if rule else None, rule.id if rule else None)
+                if base is None:
+                    continue
+                if hard is not None and boundary is not None and boundary.before(version) is False:
+                    self.rejections.add(name, version, f"released after --exclude-newer {hard.date.isoformat()}")
+                    continue
+                cand = base if not extras else Candidate(base.name, version, extras, base.files, base.provides, base.via_rule)
+                if cand.from_source:
+                    sdists.append(cand)  # an sdist only when no wheel candidate is left
+                    continue
+                if prefetched < 2:
+                    prefetched += 1
+                    self.index.prefetch_metadata([cand.files[0]], then=self._prefetch_pages)
+                yield cand
+            for cand in sdists:
+                if prefetched < 2:
+                    prefetched += 1
+                    self.index.prefetch_metadata([cand.files[0]])
+                yield cand
+
+        return candidates
+
+    def _prefetch_pages(self, meta: DistMetadata) -> None:
+        """Once a likely candidate's METADATA is read, ask for its dependencies' index pages:
+        the resolver would ask for them only after pinning it, one level of the dependency
+        tree at a time (on a cold cache, most of a lock's wall time is that chain of waits).
+        Only the dependencies it has on the target (markers evaluated, no extras)."""
+        names = set()
+        for line in meta.requires_dist:
+            try:
+                req = Requirement(line)
+            except InvalidRequirement:
+                continue
+            if self._wanted(req, frozenset()):
+                names.add(canonicalize_name(req.name))
+        try:
+            self.index.prefetch(sorted(names))
+        except RuntimeError:
+            pass  # the index is closing (cannot schedule new futures after shutdown)
 
     def _avoided(self, name: str, version: Version) -> bool:
         return avoided_by(self.avoid, name, version) is not None
@@ -285,15 +366,27 @@ class Provider(AbstractProvider):
             {**self._markers, "extra": ""}
         )
 
-    def _versions(self, name: str) -> dict[Version, list[DistFile]]:
-        if name not in self._by_version:
-            by_version: dict[Version, list[DistFile]] = defaultdict(list)
-            for dist in self.index.files(name):
-                version = _file_version(dist.filename, name)
-                if version is not None:
-                    by_version[version].append(dist)
-            self._by_version[name] = by_version
-        return self._by_version[name]
+    def _versions(self, name: str) -> VersionFiles:
+        """The project's files by version. Only names and versions are read from the filenames
+        here (a page lists every file of every release: grpcio 11,000, most never looked at);
+        a version's files are made when it is looked at, and their tags ranked in
+        _make_candidate, for the versions the resolver reaches."""
+        found = self._by_version.get(name)
+        if found is None:
+            project = self.index.project(name)
+            found = VersionFiles(project, project.by_version(lambda filename: file_version(filename, name)))
+            self._by_version[name] = found
+        return found
+
+    def _wheel_rank(self, filename: str) -> int:
+        """The best (lowest) rank of the wheel's tags among the target's; NO_RANK: not installable."""
+        tags = filename[:-4].rsplit("-", 3)[-3:]
+        key = "-".join(tags)
+        rank = self._rank_by_tags.get(key)
+        if rank is None:
+            rank = min((self._tag_rank.get(t, NO_RANK) for t in wheel_tags(key)), default=NO_RANK)
+            self._rank_by_tags[key] = rank
+        return rank
 
     def _distributions(self, package: str) -> list[Distribution]:
         """Rules by which another distribution provides `package` on this target."""
@@ -312,11 +405,11 @@ class Provider(AbstractProvider):
                 return rule
         return None
 
-    def _base_candidate(self, name: str, version: Version, files: list[DistFile], provides: str | None = None,
+    def _base_candidate(self, name: str, version: Version, versions: VersionFiles, provides: str | None = None,
                         via_rule: str | None = None) -> Candidate | None:
         key = (name, version)
         if key not in self._base:
-            made = self._make_candidate(name, version, files, provides or name)
+            made = self._make_candidate(name, version, versions[version], provides or name)
             if made is not None and provides:
                 made = Candidate(made.name, version, frozenset(), made.files, provides, via_rule)
             self._base[key] = made
@@ -343,7 +436,9 @@ class Provider(AbstractProvider):
                 reasons.add(f"Requires-Python {dist.requires_python}")
                 continue
             if not wheel:
-                if Format.SOURCE in allowed:
+                if Format.SOURCE in allowed and not dist.sha256:
+                    reasons.add(NO_HASH)
+                elif Format.SOURCE in allowed:
                     sdists.append(dist)
                 else:
                     reasons.add("only a source distribution, and --only-binary forbids building it")
@@ -351,9 +446,12 @@ class Provider(AbstractProvider):
             if Format.BINARY not in allowed:
                 reasons.add("--no-binary: its wheels are not used")
                 continue
-            rank = min((self._tag_rank.get(t, 1 << 30) for t in _wheel_tags(dist.filename)), default=1 << 30)
-            if rank == 1 << 30:
-                reasons.add(f"no wheel for {self.target.describe()}")
+            rank = self._wheel_rank(dist.filename)
+            if rank == NO_RANK:
+                reasons.add(self._no_wheel)
+                continue
+            if not dist.sha256:
+                reasons.add(NO_HASH)
                 continue
             wheels.append((rank, dist))
         if not wheels and not sdists:
@@ -393,7 +491,7 @@ def _driver_key(version: str) -> tuple[int, ...]:
 
 
 def _most_telling(reasons: set[str]) -> str:
-    for prefix in ("no wheel", "Requires-Python", "yanked", "only a source", "--no-binary"):
+    for prefix in (NO_HASH, "no wheel", "Requires-Python", "yanked", "only a source", "--no-binary"):
         for r in sorted(reasons):
             if r.startswith(prefix):
                 forbidden = prefix == "no wheel" and any(x.startswith("only a source") for x in reasons)
@@ -416,25 +514,62 @@ def _python_ok(requires_python: str, python: Version) -> bool:
         return True
 
 
-@lru_cache(maxsize=65536)
-def _wheel_tags(filename: str) -> frozenset[Tag]:
-    try:
-        return parse_wheel_filename(filename)[3]
-    except InvalidWheelFilename:
-        return frozenset()
+# -- filenames -------------------------------------------------------------------------------
+# The same checks as packaging.utils.parse_wheel_filename / parse_sdist_filename (a file they
+# refuse is not a candidate), done on strings and cached per distinct part: a lock sees ~50,000
+# filenames but a few hundred distinct names, versions and tag strings.
+_WHEEL_NAME = re.compile(r"^[\w\d._]*$", re.UNICODE)
+_BUILD_TAG = re.compile(r"(\d+)(.*)")
 
 
-@lru_cache(maxsize=65536)
-def _file_version(filename: str, name: str) -> Version | None:
-    try:
-        if filename.endswith(".whl"):
-            wheel_name, version, _, _ = parse_wheel_filename(filename)
-            return version if wheel_name == name else None
-        for ext in (".tar.gz", ".zip", ".tar.bz2"):
-            if filename.endswith(ext):
-                stem = filename[: -len(ext)]
-                prefix, _, version = stem.rpartition("-")
-                return Version(version) if canonicalize_name(prefix) == name else None
-    except (InvalidWheelFilename, InvalidVersion):
+@lru_cache(maxsize=4096)
+def _wheel_name(part: str) -> str | None:
+    if "__" in part or not part or _WHEEL_NAME.match(part) is None:
         return None
+    return canonicalize_name(part)
+
+
+@lru_cache(maxsize=4096)
+def _sdist_name(part: str) -> str:
+    return canonicalize_name(part)
+
+
+@lru_cache(maxsize=16384)
+def _version(text: str) -> Version | None:
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None
+
+
+@lru_cache(maxsize=8192)
+def wheel_tags(tags: str) -> tuple[tuple[str, str, str], ...]:
+    """`cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64` → its (interpreter, abi, platform)
+    triples, lower-cased as packaging.tags.Tag does; () for a tag string packaging refuses."""
+    parts = [component.split(".") for component in tags.split("-")]
+    if len(parts) != 3 or any("" in p for p in parts) or not all(i.isidentifier() for i in parts[0]):
+        return ()
+    return tuple((i.lower(), a.lower(), p.lower()) for i in parts[0] for a in parts[1] for p in parts[2])
+
+
+def file_version(filename: str, name: str) -> Version | None:
+    """The version of a wheel or sdist of project `name` (canonical); None for another project's
+    file, an unparsable name, or a file pip would not install."""
+    if filename.endswith(".whl"):
+        stem = filename[:-4]
+        dashes = stem.count("-")
+        if dashes not in (4, 5):
+            return None
+        parts = stem.split("-", dashes - 2)
+        if _wheel_name(parts[0]) != name:
+            return None
+        if dashes == 5 and _BUILD_TAG.match(parts[2]) is None:
+            return None
+        if not wheel_tags(parts[-1]):
+            return None
+        return _version(parts[1])
+    for ext in (".tar.gz", ".zip", ".tar.bz2"):
+        if filename.endswith(ext):
+            prefix, _, version = filename[: -len(ext)].rpartition("-")
+            return _version(version) if _sdist_name(prefix) == name else None
     return None

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
@@ -12,6 +14,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 from resolvelib import BaseReporter, ResolutionImpossible, ResolutionTooDeep, Resolver
 
+from ..constants import LOADER_PACKAGES, OBJECTIVE_ORDER
 from ..errors import Unsolvable
 from ..index import DistFile, Index
 from ..index.dates import Cutoff, Dater, DateSource, Released
@@ -24,10 +27,13 @@ from ..target import Target
 from .distance import describe, is_range, order_key
 from .provider import PYTHON, Candidate, Provider, Req
 
+if TYPE_CHECKING:
+    from resolvelib.resolvers import RequirementInformation
+    from resolvelib.resolvers import Result as _Result
+
+    Result: TypeAlias = _Result[Req, Candidate, str]
+
 MAX_ROUNDS = 2000
-# The objective (DESIGN.md "Nearest"): lexicographic in this order, then any other package with a
-# preference, by name. The target's Python is fixed, so it is not searched.
-OBJECTIVE_ORDER = ("keras", "tf-keras", "tensorflow", "numpy")
 TRIAL_ROUNDS = 400  # a trial that needs more backtracking than this counts as failed
 MAX_TRIALS_PER_PACKAGE = 6  # release lines nearer than the greedy choice that are tried
 
@@ -97,7 +103,8 @@ def solve(plans: list[Plan], target: Target, index: Index, rules: RulesDB, polic
     raise Unsolvable(f"no environment on {target.describe()} loads this model:\n{lines}")
 
 
-def _solve_plan(plan: Plan, target: Target, index: Index, rules: RulesDB, skipped, policy: Policy | None,
+def _solve_plan(plan: Plan, target: Target, index: Index, rules: RulesDB, skipped: tuple[tuple[str, str], ...],
+                policy: Policy | None,
                 dater: Dater | None = None, hard: Cutoff | None = None,
                 evidence_dates: tuple[tuple[date, str], ...] = (), avoid: tuple[Avoid, ...] = ()) -> Environment:
     prefs = {p.name: p.version for p in plan.preferences if p.name != PYTHON}
@@ -109,7 +116,7 @@ def _solve_plan(plan: Plan, target: Target, index: Index, rules: RulesDB, skippe
     index.prefetch(r.name for r in roots)
     result = _resolve(provider, roots, MAX_ROUNDS)
     order = sorted(prefs, key=lambda n: (OBJECTIVE_ORDER.index(n) if n in OBJECTIVE_ORDER else len(OBJECTIVE_ORDER), n))
-    head = [n for n in order if n in ("keras", "tf-keras", "tensorflow")]
+    head = [n for n in order if n in LOADER_PACKAGES]
     fixed: list[Req] = []
     trials = 0
     for name in head:
@@ -128,7 +135,7 @@ def _solve_plan(plan: Plan, target: Target, index: Index, rules: RulesDB, skippe
     return _environment(plan, target, provider, result, skipped, trials)
 
 
-def _resolve(provider: Provider, roots: list[Req], max_rounds: int):
+def _resolve(provider: Provider, roots: list[Req], max_rounds: int) -> Result:
     try:
         return Resolver(provider, BaseReporter()).resolve(roots, max_rounds=max_rounds)
     except ResolutionImpossible as exc:
@@ -137,7 +144,8 @@ def _resolve(provider: Provider, roots: list[Req], max_rounds: int):
         raise Unsolvable(f"gave up after {max_rounds} resolution rounds (too much backtracking)") from None
 
 
-def _nearest(provider: Provider, roots: list[Req], fixed: list[Req], result, name: str, preferred: str) -> tuple[object, int]:
+def _nearest(provider: Provider, roots: list[Req], fixed: list[Req], result: Result, name: str,
+             preferred: str) -> tuple[Result, int]:
     """Lexicographic step: move `name` as near to `preferred` as the packages already fixed allow,
     then fix it. resolvelib pins greedily and re-pins an early choice when a later one narrows it
     (keras 3.10.0 pinned, then the newest TensorFlow wants keras>=3.12): so each nearer release
@@ -181,7 +189,7 @@ def _nearest(provider: Provider, roots: list[Req], fixed: list[Req], result, nam
     return result, trials
 
 
-def _within_era(result, provider: Provider) -> bool:
+def _within_era(result: Result, provider: Provider) -> bool:
     """Every package without a preference already predates the cut-off (or has no dates): the
     greedy newest-first choice is then the newest before it, and no second solve is needed."""
     for cand in result.mapping.values():
@@ -193,7 +201,7 @@ def _within_era(result, provider: Provider) -> bool:
     return True
 
 
-def _group(version: Version, preferred: str) -> tuple:
+def _group(version: Version, preferred: str) -> tuple[Any, ...]:
     """Candidates equally near the preference (one release line; the exact version alone)."""
     return order_key(version, preferred)[:4]
 
@@ -206,7 +214,7 @@ def _group_requirement(name: str, members: list[Version], versions: list[Version
     return Requirement(f"{name}>={lo},<={hi}" + "".join(f",!={v}" for v in others))
 
 
-def _era_cutoff(result, dater: Dater, provider: Provider, evidence_dates: tuple[tuple[date, str], ...]) -> Cutoff | None:
+def _era_cutoff(result: Result, dater: Dater, provider: Provider, evidence_dates: tuple[tuple[date, str], ...]) -> Cutoff | None:
     """The era's cut-off: the newest of the file's own dates and the locked TensorFlow's release."""
     found = list(evidence_dates)
     tf = result.mapping.get("tensorflow")
@@ -220,7 +228,7 @@ def _era_cutoff(result, dater: Dater, provider: Provider, evidence_dates: tuple[
     return Cutoff(when, source, False)
 
 
-def _explain_conflict(exc: ResolutionImpossible, provider: Provider) -> str:
+def _explain_conflict(exc: ResolutionImpossible[Req, Candidate], provider: Provider) -> str:
     seen, parts = set(), []
     for info in exc.causes:
         req: Req = info.requirement
@@ -248,7 +256,8 @@ def _explain_conflict(exc: ResolutionImpossible, provider: Provider) -> str:
     return "; ".join(parts) or "the requirements conflict"
 
 
-def _environment(plan: Plan, target: Target, provider: Provider, result, skipped, trials: int = 0) -> Environment:
+def _environment(plan: Plan, target: Target, provider: Provider, result: Result,
+                 skipped: tuple[tuple[str, str], ...], trials: int = 0) -> Environment:
     mapping: dict[str, Candidate] = result.mapping
     pins = []
     for key, cand in sorted(mapping.items()):
@@ -314,7 +323,8 @@ def _python_pin(target: Target, pref: Preference | None) -> Pin:
     )
 
 
-def _pin(cand: Candidate, infos, pref: Preference | None, provider: Provider) -> Pin:
+def _pin(cand: Candidate, infos: Iterable[RequirementInformation[Req, Candidate]], pref: Preference | None,
+         provider: Provider) -> Pin:
     reqs: list[Req] = [i.requirement for i in infos if not i.requirement.objective]
     via = sorted({r.parent for r in reqs if r.parent})
     rule_ids = tuple(sorted({r.rule_id for r in reqs if r.rule_id} | ({cand.via_rule} if cand.via_rule else set())))

@@ -4,9 +4,9 @@ Search: from the directory holding the model (for a directory model, the model d
 itself first) upward through at most MAX_LEVELS_UP parents, stopping after a directory that
 holds `.git` (the repository root) and at the filesystem root. The nearest file of each kind
 wins (for requirements: every `requirements*.txt` in the nearest directory that has one, except
-those another one includes with -r/-c). Files are parsed, never executed (projectfiles.py);
-symlinks that lead out of the searched directories are not followed; a file that cannot be
-parsed still gives a ProjectEvidence carrying a note, never an error.
+those another one includes with -r/-c). Files are parsed, never executed (one module per
+format in this package); symlinks that lead out of the searched directories are not followed;
+a file that cannot be parsed still gives a ProjectEvidence carrying a note, never an error.
 
 Result order is strongest evidence first: an installed conda env (conda-meta), lock files,
 conda env files, requirements files, MLflow python_env.yaml, declared ranges (pyproject.toml,
@@ -20,8 +20,10 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from kresolve.artifact import projectfiles as pf
-from kresolve.artifact.facts import (
+from kresolve.project import requirements
+from kresolve.project.conda_meta import parse_conda_meta
+from kresolve.project.environment_yml import parse_conda_env
+from kresolve.project.evidence import (
     PROJECT_CONDA_ENV,
     PROJECT_CONDA_META,
     PROJECT_MLFLOW_PYTHON_ENV,
@@ -36,6 +38,13 @@ from kresolve.artifact.facts import (
     PROJECT_UV_LOCK,
     ProjectEvidence,
 )
+from kresolve.project.lockfiles import parse_pipfile_lock, parse_toml_lock
+from kresolve.project.mlflow import parse_mlflow_python_env
+from kresolve.project.pipfile import parse_pipfile
+from kresolve.project.pyproject import parse_pyproject
+from kresolve.project.pythonversion import parse_python_version_file
+from kresolve.project.reading import path_key
+from kresolve.project.setup_cfg import parse_setup_cfg
 
 MAX_LEVELS_UP = 3
 MAX_REQUIREMENTS_FILES = 8
@@ -59,21 +68,21 @@ _RANK = {kind: rank for kind, (_, rank) in _FILES.items()} | {PROJECT_CONDA_META
 
 Parser = Callable[[Path, Path], ProjectEvidence]
 _PARSERS: dict[str, Parser] = {
-    PROJECT_PIPFILE_LOCK: pf.parse_pipfile_lock,
-    PROJECT_POETRY_LOCK: lambda path, top: pf.parse_toml_lock(path, top, PROJECT_POETRY_LOCK),
-    PROJECT_UV_LOCK: lambda path, top: pf.parse_toml_lock(path, top, PROJECT_UV_LOCK),
-    PROJECT_CONDA_ENV: pf.parse_conda_env,
-    PROJECT_MLFLOW_PYTHON_ENV: pf.parse_mlflow_python_env,
-    PROJECT_PYPROJECT: pf.parse_pyproject,
-    PROJECT_PIPFILE: pf.parse_pipfile,
-    PROJECT_SETUP_CFG: pf.parse_setup_cfg,
-    PROJECT_PYTHON_VERSION: lambda path, top: pf.parse_python_version_file(path, top, PROJECT_PYTHON_VERSION),
-    PROJECT_RUNTIME_TXT: lambda path, top: pf.parse_python_version_file(path, top, PROJECT_RUNTIME_TXT),
-    PROJECT_CONDA_META: pf.parse_conda_meta,
+    PROJECT_PIPFILE_LOCK: parse_pipfile_lock,
+    PROJECT_POETRY_LOCK: lambda path, top: parse_toml_lock(path, top, PROJECT_POETRY_LOCK),
+    PROJECT_UV_LOCK: lambda path, top: parse_toml_lock(path, top, PROJECT_UV_LOCK),
+    PROJECT_CONDA_ENV: parse_conda_env,
+    PROJECT_MLFLOW_PYTHON_ENV: parse_mlflow_python_env,
+    PROJECT_PYPROJECT: parse_pyproject,
+    PROJECT_PIPFILE: parse_pipfile,
+    PROJECT_SETUP_CFG: parse_setup_cfg,
+    PROJECT_PYTHON_VERSION: lambda path, top: parse_python_version_file(path, top, PROJECT_PYTHON_VERSION),
+    PROJECT_RUNTIME_TXT: lambda path, top: parse_python_version_file(path, top, PROJECT_RUNTIME_TXT),
+    PROJECT_CONDA_META: parse_conda_meta,
 }
 
 # A cache shared by the models of one run: key -> evidence (plus included requirement files).
-Cache = dict[tuple, tuple[ProjectEvidence, frozenset[Path]]]
+Cache = dict[tuple[object, ...], tuple[ProjectEvidence, frozenset[Path]]]
 
 
 def search_dirs(model: Path) -> list[Path]:
@@ -110,7 +119,7 @@ def project_evidence(model: str | os.PathLike[str], cache: Cache | None = None) 
                 included: set[Path] = set()
                 for name in requirement_files:
                     path = directory / name
-                    if pf._key(path) in included:
+                    if path_key(path) in included:
                         continue
                     evidence, inner = _cached(cache, PROJECT_REQUIREMENTS, path, top)
                     included |= inner
@@ -148,7 +157,7 @@ def _cached(cache: Cache | None, kind: str, path: Path, top: Path) -> tuple[Proj
     try:
         if kind == PROJECT_REQUIREMENTS:
             included: set[Path] = set()
-            evidence = pf.parse_requirements(path, top, included)
+            evidence = requirements.parse_requirements(path, top, included)
             result = (evidence, frozenset(included))
         else:
             result = (_PARSERS[kind](path, top), frozenset())

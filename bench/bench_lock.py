@@ -1,0 +1,229 @@
+"""Benchmark: `kresolve lock` next to `uv pip compile`, run as the user runs them (a fresh process
+each time), warm offline, warm online and cold; plus `inspect` per model over a fleet directory
+and the first HDF5 inspect of a process (the h5py worker's start).
+
+Run on demand (not part of the test suite; timings are never asserted by tests):
+
+    .venv/bin/python bench/bench_lock.py [--rounds 5] [--model tf215-h5] [--skip-cold] [--fleet 2200]
+
+Each kresolve run is paired with a uv run of the same kind, one after the other, and every
+figure is given as min / median / max over the rounds; the ratio is taken per pair (kresolve run
+i / uv run i), so a noisy machine slows both sides of a pair alike. uv compiles the top-level
+pins kresolve locked (`--generate-hashes`, Python 3.11, x86_64-manylinux_2_28), with its own
+warm cache (`--offline` for the offline figure). Peak memory is the child's maximum resident set
+(POSIX only). Cold runs use an empty cache directory for each run, on both sides.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures" / "models"
+MODELS = {"tf215-h5": "model.h5", "tf215-savedmodel": "model", "keras3-zip": "model.keras"}
+PYTHON = sys.executable
+
+
+@dataclass
+class Run:
+    seconds: float
+    max_rss_mb: float | None  # None where the platform gives no per-child figure
+    cpu: float | None = None  # user + system seconds of the process (POSIX), steadier than wall on a busy machine
+
+
+@dataclass
+class Series:
+    runs: list[Run] = field(default_factory=list)
+
+    def add(self, run: Run) -> None:
+        self.runs.append(run)
+
+    @property
+    def seconds(self) -> list[float]:
+        return [r.seconds for r in self.runs]
+
+    @property
+    def cpu(self) -> list[float]:
+        return [r.cpu for r in self.runs if r.cpu is not None]
+
+    def peak_mb(self) -> float | None:
+        known = [r.max_rss_mb for r in self.runs if r.max_rss_mb is not None]
+        return max(known) if known else None
+
+
+def run(cmd: Sequence[str], env: dict[str, str] | None = None) -> Run:
+    """Wall time of one process (and its peak RSS where os.wait4 exists); fails loudly."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(list(cmd), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    rss = cpu = None
+    if hasattr(os, "wait4"):
+        assert proc.stderr is not None
+        err = proc.stderr.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        # ru_maxrss: kilobytes on Linux, bytes on macOS.
+        rss = usage.ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
+        cpu = usage.ru_utime + usage.ru_stime
+    else:
+        _, err = proc.communicate()
+        seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err.decode(errors='replace')[-2000:]}")
+    return Run(seconds, rss, cpu)
+
+
+def uv_binary() -> str:
+    found = shutil.which("uv", path=str(Path(PYTHON).parent)) or shutil.which("uv")
+    if not found:
+        raise SystemExit("uv not found (pip install uv into this environment)")
+    return found
+
+
+def kresolve_lock(model: Path, out: Path, cache: Path, offline: bool) -> list[str]:
+    return [PYTHON, "-m", "kresolve", "lock", str(model), "--no-smoke", "--python", "3.11", "--platform", "linux-64",
+            "-o", str(out), *(["--offline"] if offline else [])]
+
+
+def uv_compile(requirements: Path, out: Path, cache: Path, offline: bool) -> list[str]:
+    return [uv_binary(), "pip", "compile", "--quiet", "--generate-hashes", "--python-version", "3.11",
+            "--python-platform", "x86_64-manylinux_2_28", "--cache-dir", str(cache), "-o", str(out), str(requirements),
+            *(["--offline"] if offline else [])]
+
+
+def with_cache(cache: Path) -> dict[str, str]:
+    return {**os.environ, "KRESOLVE_CACHE_DIR": str(cache)}
+
+
+def fmt(values: list[float], unit: str = "s", scale: float = 1.0) -> str:
+    v = [x * scale for x in values]
+    digits = 3 if unit == "s" else 2
+    return f"{min(v):.{digits}f} / {statistics.median(v):.{digits}f} / {max(v):.{digits}f} {unit}"
+
+
+def pair_rows(name: str, ours: Series, theirs: Series) -> list[str]:
+    ratios = [a / b for a, b in zip(ours.seconds, theirs.seconds, strict=True)]
+    peak, uv_peak = ours.peak_mb(), theirs.peak_mb()
+    mem = f"{peak:.0f} MB" if peak is not None else "n/a"
+    uv_mem = f"{uv_peak:.0f} MB" if uv_peak is not None else "n/a"
+    rows = [(f"{name:14} wall kresolve {fmt(ours.seconds):28} uv {fmt(theirs.seconds):28} "
+            f"ratio {min(ratios):.2f} / {statistics.median(ratios):.2f} / {max(ratios):.2f}x   peak {mem} (uv {uv_mem})")]
+    if ours.cpu and theirs.cpu:
+        cpu_ratios = [a / b for a, b in zip(ours.cpu, theirs.cpu, strict=True)]
+        rows.append(f"{'':14} cpu  kresolve {fmt(ours.cpu):28} uv {fmt(theirs.cpu):28} "
+                    f"ratio {min(cpu_ratios):.2f} / {statistics.median(cpu_ratios):.2f} / {max(cpu_ratios):.2f}x")
+    return rows
+
+
+def lock_figures(model: Path, rounds: int, cold: bool, cache: Path | None) -> list[str]:
+    with tempfile.TemporaryDirectory() as tmp_text:
+        tmp = Path(tmp_text)
+        ours_cache = cache or tmp / "kresolve-cache"
+        uv_cache = tmp / "uv-cache"
+        out = tmp / "out"
+        # Warm both caches and learn the top-level pins uv is given.
+        run(kresolve_lock(model, out, ours_cache, offline=False), with_cache(ours_cache))
+        report = json.loads((out / "kresolve-report.json").read_text())
+        top = [f"{p['name']}=={p['version']}" for p in report["environment"]["pins"] if p.get("top_level")]
+        requirements = tmp / "requirements.in"
+        requirements.write_text("\n".join(top) + "\n")
+        run(uv_compile(requirements, tmp / "uv.txt", uv_cache, offline=False))
+        rows = [f"model {model.relative_to(ROOT)}; uv gets: {', '.join(top)}",
+                "figures: min / median / max over the rounds; ratio per pair (kresolve / uv)"]
+        kinds: list[tuple[str, bool]] = [("warm offline", True), ("warm online", False)]
+        for label, offline in kinds:
+            ours, theirs = Series(), Series()
+            for _ in range(rounds):
+                ours.add(run(kresolve_lock(model, out, ours_cache, offline), with_cache(ours_cache)))
+                theirs.add(run(uv_compile(requirements, tmp / "uv.txt", uv_cache, offline)))
+            rows += pair_rows(label, ours, theirs)
+        if cold:
+            ours, theirs = Series(), Series()
+            for i in range(rounds):
+                fresh = tmp / f"cold-{i}"
+                ours.add(run(kresolve_lock(model, out, fresh / "k", offline=False), with_cache(fresh / "k")))
+                theirs.add(run(uv_compile(requirements, tmp / "uv.txt", fresh / "uv", offline=False)))
+                shutil.rmtree(fresh, ignore_errors=True)
+            rows += pair_rows("cold", ours, theirs)
+        return rows
+
+
+def make_fleet(dest: Path, count: int) -> int:
+    """`count` models copied from the fixtures (every format), each in a folder of its own."""
+    sources = sorted(p for p in FIXTURES.iterdir() if p.is_dir() and "malicious" not in p.name)
+    made = 0
+    while made < count:
+        for src in sources:
+            if made >= count:
+                break
+            shutil.copytree(src, dest / f"{made:05d}-{src.name}")
+            made += 1
+    return made
+
+
+FIRST_H5 = """
+import sys, time
+start = time.perf_counter()
+from kresolve.artifact import inspect
+imported = time.perf_counter()
+inspect(sys.argv[1])
+print(imported - start, time.perf_counter() - imported)
+"""
+
+
+def inspect_figures(rounds: int, fleet: int) -> list[str]:
+    rows = []
+    h5 = FIXTURES / "tf215-h5" / "model.h5"
+    firsts, imports = [], []
+    for _ in range(rounds):
+        proc = subprocess.run([PYTHON, "-c", FIRST_H5, str(h5)], capture_output=True, text=True, check=True)
+        imported, first = (float(x) for x in proc.stdout.split())
+        imports.append(imported)
+        firsts.append(first)
+    rows.append(f"first HDF5 inspect of a process: {fmt(firsts, 'ms', 1000)} (after importing kresolve.artifact: "
+                f"{fmt(imports, 'ms', 1000)})")
+    if fleet:
+        with tempfile.TemporaryDirectory() as tmp_text:
+            made = make_fleet(Path(tmp_text), fleet)
+            per_model = Series()
+            for _ in range(rounds):
+                r = run([PYTHON, "-m", "kresolve", "inspect", tmp_text, "--json"])
+                per_model.add(Run(r.seconds / made, r.max_rss_mb, r.cpu / made if r.cpu is not None else None))
+            peak = per_model.peak_mb()
+            rows.append(f"inspect DIR of {made} models: {fmt(per_model.seconds, 'ms/model', 1000)}"
+                        + (f" (cpu {fmt(per_model.cpu, 'ms/model', 1000)})" if per_model.cpu else "")
+                        + (f", peak {peak:.0f} MB" if peak is not None else ""))
+    return rows
+
+
+def main(argv: Sequence[str] | None = None, echo: Callable[[str], None] = print) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=5, help="runs per figure (at least 5 for the report)")
+    parser.add_argument("--model", choices=sorted(MODELS), default="tf215-h5")
+    parser.add_argument("--skip-cold", action="store_true", help="leave out the cold figure (it re-downloads everything)")
+    parser.add_argument("--fleet", type=int, default=2200, help="models in the inspect directory (0: skip)")
+    parser.add_argument("--cache", type=Path, help="kresolve cache to warm and use (default: a fresh one)")
+    parser.add_argument("--only", choices=("lock", "inspect"), help="run one part only")
+    args = parser.parse_args(argv)
+    model = FIXTURES / args.model / MODELS[args.model]
+    if args.only != "inspect":
+        for row in lock_figures(model, args.rounds, not args.skip_cold, args.cache):
+            echo(row)
+    if args.only != "lock":
+        for row in inspect_figures(args.rounds, args.fleet):
+            echo(row)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,394 @@
+"""`kresolve install LOCK -p PREFIX | -n NAME`: create the environment a lock describes.
+
+- `conda-lock.yml` (read by conda-lock's own parser, for this host's platform): the conda part is
+  linked into PREFIX by py-rattler's installer (no conda binary; md5/sha256 checked), then the pip
+  part is installed into PREFIX's Python with `uv pip install --require-hashes --no-deps` (pip's
+  `python -m pip install --require-hashes --no-deps` without uv).
+- `requirements.txt` (kresolve's) or `pylock.toml` (PEP 751): pip only; PREFIX becomes a venv of a
+  matching Python (uv), then the same hash-checked install.
+
+A stamp holding the lock's sha256 (`PREFIX/conda-meta/kresolve-lock.json`; `PREFIX/kresolve-lock.json`
+in a venv) is written last, so a second run of the same lock is a no-op and a failed run is redone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import __version__
+from .errors import BadInput, IndexUnavailable, KresolveError
+from .index import IndexConfig, read_pip_config
+from .lock import requirements_txt
+from .target import host_platform
+
+STAMP = "kresolve-lock.json"
+ENVS_DIR_DEFAULT = Path("~") / ".conda" / "envs"
+# conda-lock.yml's custom_metadata keys kresolve writes (and smoke/install read back)
+META_LOADER = "kresolve.loader"
+META_ROUTE = "kresolve.route"
+META_ENV_VARS = "kresolve.env_vars"  # a JSON object, as a string (custom_metadata is str -> str)
+
+
+class InstallFailed(KresolveError):
+    """The lock's packages could not be installed here (the installer's words follow)."""
+
+    exit_code = 1
+
+
+class LockKind(enum.Enum):
+    REQUIREMENTS = "requirements.txt"
+    PYLOCK = "pylock.toml"
+    CONDA_LOCK = "conda-lock.yml"
+
+
+@dataclass(frozen=True)
+class CondaRecord:
+    """One conda package of a lock, for one platform: enough for py-rattler to fetch and link it."""
+
+    name: str
+    version: str
+    build: str
+    url: str
+    md5: str
+    sha256: str | None
+    subdir: str
+    depends: tuple[str, ...]
+
+    @property
+    def file_name(self) -> str:
+        return self.url.rsplit("/", 1)[-1]
+
+    @property
+    def channel(self) -> str:
+        return self.url.rsplit("/", 2)[0]
+
+
+@dataclass(frozen=True)
+class ReadLock:
+    """A lock as kresolve installs it: loader data, the pip part as a `--require-hashes`
+    requirements text, the conda part for one platform."""
+
+    path: Path
+    kind: LockKind
+    digest: str  # sha256 of the file's bytes
+    loader: str | None
+    route: str | None
+    env_vars: dict[str, str]
+    pip_text: str  # "" when the lock has no pip part
+    conda: tuple[CondaRecord, ...] = ()
+    python: str | None = None  # the Python minor the lock is for, where it says
+
+    @property
+    def pip_count(self) -> int:
+        return len(requirements_txt.locked_pins(self.pip_text))
+
+
+def kind_of(path: Path) -> LockKind:
+    name = path.name.lower()
+    if name.endswith((".yml", ".yaml")):
+        return LockKind.CONDA_LOCK
+    if name.endswith(".toml"):
+        return LockKind.PYLOCK
+    return LockKind.REQUIREMENTS
+
+
+def read_lock(path: str | Path, platform: str | None = None) -> ReadLock:
+    """Read any lock kresolve writes (kind by file name: *.yml, *.toml, else requirements)."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+        text = data.decode("utf-8")
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot read the lock ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise BadInput(f"{path}: not UTF-8 text, not a lock") from None
+    digest = hashlib.sha256(data).hexdigest()
+    kind = kind_of(path)
+    if kind is LockKind.CONDA_LOCK:
+        return _read_conda_lock(path, digest, platform or host_platform())
+    if kind is LockKind.PYLOCK:
+        from .lock import pylock
+
+        lock = pylock.load(text, str(path))
+        tool = pylock.kresolve_data(lock)
+        env_vars = tool.get("env-vars", {})
+        spec = str(lock.requires_python or "")
+        python = spec[2:-2] if spec.startswith("==") and spec.endswith(".*") else None
+        return ReadLock(path, kind, digest, _str(tool.get("loader")), _str(tool.get("route")),
+                        {str(k): str(v) for k, v in env_vars.items()} if isinstance(env_vars, Mapping) else {},
+                        pylock.requirements_text(lock, str(path)), python=python)
+    loader, env_vars = requirements_txt.read_header(text)
+    return ReadLock(path, kind, digest, loader, requirements_txt.read_route(text), env_vars, text,
+                    python=_header_python(text))
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _header_python(text: str) -> str | None:
+    """`# This file is autogenerated by kresolve 0.1 for Python 3.11 on linux-64` -> "3.11"."""
+    for line in text.splitlines()[:5]:
+        if line.startswith(requirements_txt.OWN_MARKER) and " for Python " in line:
+            return line.split(" for Python ", 1)[1].split(" ")[0]
+    return None
+
+
+def _read_conda_lock(path: Path, digest: str, platform: str) -> ReadLock:
+    import yaml
+    from conda_lock.lockfile import parse_conda_lock_file  # type: ignore[import-untyped]
+    from pydantic import ValidationError
+
+    try:
+        lock = parse_conda_lock_file(path)
+    except ValidationError as exc:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": str(exc)}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        raise BadInput(f"{path}: not a valid conda-lock file ({where}: {first.get('msg')})") from None
+    except (ValueError, yaml.YAMLError, AttributeError, TypeError, KeyError) as exc:  # yaml, version, shape
+        raise BadInput(f"{path}: not a valid conda-lock file ({' '.join(str(exc).split())[:200]})") from None
+    if platform not in lock.metadata.platforms:
+        raise BadInput(f"{path}: locked for {', '.join(lock.metadata.platforms)}, not for this host ({platform})")
+    custom = lock.metadata.custom_metadata or {}
+    # this platform's `kresolve.loader.<platform>` first, then the primary target's `kresolve.loader`
+    meta = {key: custom.get(f"{key}.{platform}", custom.get(key)) for key in (META_LOADER, META_ROUTE, META_ENV_VARS)}
+    try:
+        env_vars = json.loads(meta.get(META_ENV_VARS) or "{}")
+    except json.JSONDecodeError:
+        raise BadInput(f"{path}: custom_metadata {META_ENV_VARS} is not a JSON object") from None
+    if not isinstance(env_vars, dict):
+        raise BadInput(f"{path}: custom_metadata {META_ENV_VARS} is not a JSON object")
+    conda: list[CondaRecord] = []
+    pip_lines = ["--only-binary :all:"]
+    blocks: list[str] = []
+    python = None
+    for dep in lock.package:
+        if dep.platform != platform or "main" not in dep.categories:
+            continue
+        if dep.manager == "conda":
+            conda.append(CondaRecord(dep.name, dep.version, dep.build or "", dep.url, dep.hash.md5 or "",
+                                     dep.hash.sha256, dep.url.rsplit("/", 2)[-2],
+                                     tuple(f"{k} {v}".strip() for k, v in dep.dependencies.items())))
+            if dep.name == "python":
+                python = ".".join(dep.version.split(".")[:2])
+            continue
+        if not dep.hash.sha256:
+            raise BadInput(f"{path}: pip package {dep.name} {dep.version} has no sha256")
+        if not dep.url.split("#")[0].endswith(".whl"):
+            pip_lines.append(f"--no-binary {dep.name}")
+        blocks.append(f"{dep.name}=={dep.version} \\\n    --hash=sha256:{dep.hash.sha256}")
+    pip_text = "\n".join(pip_lines + [""] + blocks) + "\n" if blocks else ""
+    return ReadLock(path, LockKind.CONDA_LOCK, digest, meta.get(META_LOADER), meta.get(META_ROUTE),
+                    {str(k): str(v) for k, v in env_vars.items()}, pip_text, tuple(conda), python)
+
+
+# --- where environments go -------------------------------------------------------------------------
+
+
+def envs_dir(environ: Mapping[str, str] | None = None, home: Path | None = None) -> Path:
+    """Where `-n NAME` environments live: CONDA_ENVS_PATH, then .condarc `envs_dirs`, then ~/.conda/envs."""
+    environ = os.environ if environ is None else environ
+    home = home or Path.home()
+    if environ.get("CONDA_ENVS_PATH"):
+        return Path(os.path.expanduser(environ["CONDA_ENVS_PATH"].split(os.pathsep)[0]))
+    from .conda.channels import _read_condarc, condarc_paths
+
+    found: Path | None = None
+    for rc in condarc_paths(environ, home):  # lowest precedence first: the last one wins
+        if rc.is_file():
+            dirs = _read_condarc(rc).get("envs_dirs")
+            if isinstance(dirs, list) and dirs and isinstance(dirs[0], str):
+                found = Path(dirs[0].replace("~", str(home), 1) if dirs[0].startswith("~") else dirs[0])
+            elif dirs is not None and not isinstance(dirs, list):
+                raise BadInput(f"{rc}: envs_dirs: expected a list of directories")
+    return found or home / ".conda" / "envs"
+
+
+def prefix_for(prefix: str | None, name: str | None) -> Path:
+    if bool(prefix) == bool(name):
+        raise BadInput("install needs exactly one of -p PREFIX or -n NAME")
+    if name:
+        if not name.strip() or any(c in name for c in "/\\:") or name in (".", ".."):
+            raise BadInput(f"-n {name!r}: an environment name, not a path (use -p PREFIX for a path)")
+        return envs_dir() / name
+    return Path(prefix).absolute()  # type: ignore[arg-type]
+
+
+def prefix_python(prefix: Path) -> Path | None:
+    """The prefix's interpreter: conda (`bin/python`, `python.exe`) or venv (`Scripts/python.exe`)."""
+    for rel in (("python.exe", "Scripts/python.exe") if os.name == "nt" else ("bin/python", "bin/python3")):
+        if (prefix / rel).exists():
+            return prefix / rel
+    return None
+
+
+# --- installing --------------------------------------------------------------------------------------
+
+
+class Outcome(enum.Enum):
+    INSTALLED = "installed"
+    UP_TO_DATE = "up-to-date"  # the stamp says this exact lock is already installed
+
+
+@dataclass(frozen=True)
+class InstallResult:
+    prefix: Path
+    lock: ReadLock
+    outcome: Outcome
+    python: Path | None
+    stamp: Path
+
+
+def _stamp_path(prefix: Path, lock: ReadLock) -> Path:
+    conda_prefix = lock.conda or (prefix / "conda-meta").is_dir()
+    return prefix / "conda-meta" / STAMP if conda_prefix else prefix / STAMP
+
+
+def _check_prefix(prefix: Path) -> None:
+    """Install only into nothing, an empty directory, or an environment (conda or venv)."""
+    if not prefix.exists():
+        return
+    if not prefix.is_dir():
+        raise BadInput(f"{prefix}: exists and is not a directory")
+    if any(prefix.iterdir()) and not ((prefix / "conda-meta").is_dir() or (prefix / "pyvenv.cfg").is_file()):
+        raise BadInput(f"{prefix}: not empty and not an environment (no conda-meta/ or pyvenv.cfg): refusing to install into it")
+
+
+def install(lock_file: str | Path, prefix: Path, cache_dir: Path | None = None, python: str | None = None,
+            platform: str | None = None, index_config: IndexConfig | None = None, offline: bool = False) -> InstallResult:
+    """Create or update the environment at `prefix` from `lock_file`; a no-op when its stamp
+    already holds this lock's hash. `python`: the interpreter a pip-only venv is made from
+    (default: one of the lock's Python minor that uv finds, this one if it matches).
+    `index_config`: where the pip part is downloaded from (default: pip's configuration);
+    `offline`: the pip part from the installer's cache (uv `--offline`) or --find-links only."""
+    lock = read_lock(lock_file, platform)
+    if not lock.conda and not requirements_txt.locked_pins(lock.pip_text):
+        raise BadInput(f"{lock.path}: no pinned packages in it (expected a lock: name==version with --hash lines)")
+    _check_prefix(prefix)
+    stamp = _stamp_path(prefix, lock)
+    if stamp.is_file():
+        try:
+            recorded = json.loads(stamp.read_text("utf-8")).get("sha256")
+        except (OSError, ValueError, AttributeError):
+            recorded = None
+        if recorded == lock.digest:
+            return InstallResult(prefix, lock, Outcome.UP_TO_DATE, prefix_python(prefix), stamp)
+    if lock.conda:
+        _install_conda(lock, prefix, cache_dir, platform)
+    elif prefix_python(prefix) is None:
+        _make_venv(prefix, lock, python)
+    interpreter = prefix_python(prefix)
+    if lock.pip_text:
+        if interpreter is None:
+            raise InstallFailed(f"{lock.path}: the lock has pip packages but its conda part installs no Python into {prefix}")
+        _install_pip(lock, interpreter, index_config or read_pip_config(), offline)
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    tmp = stamp.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"lock": str(lock.path.absolute()), "sha256": lock.digest, "kind": lock.kind.value,
+                               "kresolve_version": __version__}, indent=2) + "\n", "utf-8")
+    os.replace(tmp, stamp)
+    return InstallResult(prefix, lock, Outcome.INSTALLED, interpreter, stamp)
+
+
+def _install_conda(lock: ReadLock, prefix: Path, cache_dir: Path | None, platform: str | None) -> None:
+    from rattler import BuildString, PackageRecord, RepoDataRecord, install
+
+    records = []
+    for rec in lock.conda:
+        _check_local_file(rec, lock)
+        number = rec.build.rsplit("_", 1)[-1]
+        package = PackageRecord(
+            name=rec.name, version=rec.version, build=BuildString(rec.build), build_number=int(number) if number.isdigit() else 0,
+            subdir=rec.subdir, depends=list(rec.depends), md5=bytes.fromhex(rec.md5),
+            sha256=bytes.fromhex(rec.sha256) if rec.sha256 else None,
+        )
+        records.append(RepoDataRecord(package, rec.file_name, rec.url, rec.channel))
+    try:
+        asyncio.run(install(records, target_prefix=prefix, cache_dir=cache_dir, show_progress=False,
+                            execute_link_scripts=False))
+    except Exception as exc:  # noqa: BLE001 - py-rattler's own exception types (download, hash, link) share no base
+        words = " ".join(str(exc).split())[:400]
+        if any(w in words.lower() for w in ("connect", "dns", "timed out", "network", "error sending request")):
+            raise IndexUnavailable(f"installing the conda packages of {lock.path}: {words}") from None
+        raise InstallFailed(f"installing the conda packages of {lock.path} into {prefix} failed: {words}") from None
+
+
+def _check_local_file(rec: CondaRecord, lock: ReadLock) -> None:
+    """py-rattler checks the hashes of what it downloads, but links a `file://` package as it
+    finds it: check those here, against the lock's sha256 (or md5)."""
+    from urllib.parse import urlparse
+    from urllib.request import url2pathname
+
+    parsed = urlparse(rec.url)
+    if parsed.scheme != "file":
+        return
+    path = Path(url2pathname(parsed.path))
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InstallFailed(f"{lock.path}: {rec.name} {rec.version}: cannot read {path} ({exc.strerror or exc})") from None
+    if rec.sha256:
+        wanted, got, algo = rec.sha256, hashlib.sha256(data).hexdigest(), "sha256"
+    else:
+        wanted, got, algo = rec.md5, hashlib.md5(data).hexdigest(), "md5"
+    if wanted.lower() != got:
+        raise InstallFailed(f"installing the conda packages of {lock.path} failed: {path.name} does not match "
+                            f"the lock's {algo} (lock {wanted[:12]}…, file {got[:12]}…)")
+
+
+def _uv() -> str | None:
+    from .smoke.envs import find_uv
+
+    return find_uv()
+
+
+def _clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(("PYTHONHOME", "PYTHONPATH", "VIRTUAL_ENV", "CONDA_PREFIX"))}
+
+
+def _run(cmd: list[str], what: str) -> None:
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=_clean_env(), check=False)
+    if proc.returncode != 0:
+        tail = [line for line in (proc.stderr or proc.stdout).strip().splitlines() if line.strip()][-3:]
+        words = " | ".join(" ".join(line.split()) for line in tail)[:500]
+        if any(w in words.lower() for w in ("failed to fetch", "connection", "could not connect", "network", "dns error")):
+            raise IndexUnavailable(f"{what}: {words}")
+        raise InstallFailed(f"{what} failed: {words}")
+
+
+def _make_venv(prefix: Path, lock: ReadLock, python: str | None) -> None:
+    minor = f"{sys.version_info.major}.{sys.version_info.minor}"
+    chosen = python or (sys.executable if lock.python in (None, minor) else lock.python)
+    uv = _uv()
+    if uv:
+        _run([uv, "venv", "--quiet", "--no-python-downloads", "--python", chosen, str(prefix)], f"creating a venv at {prefix}")
+    elif chosen == sys.executable:
+        _run([sys.executable, "-m", "venv", str(prefix)], f"creating a venv at {prefix}")
+    else:
+        raise InstallFailed(f"{lock.path} is for Python {lock.python}: pass --python INTERPRETER (uv is not available to find one)")
+
+
+def _install_pip(lock: ReadLock, interpreter: Path, config: IndexConfig, offline: bool) -> None:
+    indexes = config.pip_args()
+    with tempfile.TemporaryDirectory(prefix="kresolve-install-") as tmp:
+        req = Path(tmp) / "requirements.txt"
+        req.write_text(lock.pip_text, "utf-8")
+        uv = _uv()
+        if uv:
+            cmd = [uv, "pip", "install", "--quiet", "--python", str(interpreter), "--require-hashes", "--no-deps",
+                   "--index-strategy", "unsafe-best-match", *indexes, *(["--offline"] if offline else []), "-r", str(req)]
+        else:
+            cmd = [str(interpreter), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                   "--require-hashes", "--no-deps", *indexes, *(["--no-index"] if offline else []), "-r", str(req)]
+        _run(cmd, f"installing the pip packages of {lock.path}")
+
