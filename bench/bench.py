@@ -19,8 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kresolve import api  # noqa: E402
-from kresolve.index import Cache  # noqa: E402
+from kresolve import api
+from kresolve.index import Cache
 
 FIXTURES = ROOT / "tests" / "fixtures" / "models"
 MODELS = {
@@ -43,7 +43,7 @@ def uv_compile(requirements: list[str], cache_dir: Path) -> float:
         req.write_text("\n".join(requirements) + "\n")
         cmd = [uv, "pip", "compile", "--quiet", "--generate-hashes", "--python-version", "3.11",
                "--python-platform", "x86_64-manylinux_2_28", "--cache-dir", str(cache_dir), "-o", str(Path(tmp) / "out.txt"), str(req)]
-        seconds, proc = timed(lambda: subprocess.run(cmd, capture_output=True, text=True))
+        seconds, proc = timed(lambda: subprocess.run(cmd, check=False, capture_output=True, text=True))
         if proc.returncode != 0:
             raise SystemExit(f"uv pip compile failed: {proc.stderr}")
         return seconds
@@ -57,12 +57,12 @@ def main() -> None:
     for fixture, name in MODELS.items():
         path = FIXTURES / fixture / name
         api.inspect(path)  # import warm-up, not file caching: inspect reads the file every time
-        inspect_ms = statistics.median(timed(lambda: api.inspect(path))[0] for _ in range(20)) * 1000
+        inspect_ms = statistics.median(timed(lambda path=path: api.inspect(path))[0] for _ in range(20)) * 1000
         with tempfile.TemporaryDirectory() as tmp:
             cache = Cache(Path(tmp) / "kresolve")
-            cold, result = timed(lambda: api.lock(path, python="3.11", platform="linux-64", out_dir=Path(tmp) / "o", smoke=False, cache=cache))
+            cold, result = timed(lambda path=path, cache=cache, tmp=tmp: api.lock(path, python="3.11", platform="linux-64", out_dir=Path(tmp) / "o", smoke=False, cache=cache))
             warm = statistics.median(
-                timed(lambda: api.lock(path, python="3.11", platform="linux-64", out_dir=Path(tmp) / "o", smoke=False, cache=cache))[0]
+                timed(lambda path=path, cache=cache, tmp=tmp: api.lock(path, python="3.11", platform="linux-64", out_dir=Path(tmp) / "o", smoke=False, cache=cache))[0]
                 for _ in range(args.rounds)
             )
             top = [f"{p.name}=={p.version}" for p in result.environment.pins if p.top_level]

@@ -8,7 +8,7 @@ import shlex
 import sys
 import tempfile
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -20,6 +20,9 @@ from .artifact.h5worker import prestart_for
 from .artifact.savedmodel import missing_variables
 from .conda.channels import resolve_channels
 from .conda.colock import conda_json, lock_inputs, solve_targets
+from .constants import EXPLAIN_PYTHONS, FALLBACK_PLATFORM
+from .constants import REPORT_FILE as REPORT
+from .constants import REQUIREMENTS_FILE as REQUIREMENTS
 from .customcode import missing_custom_code
 from .customcode import refusal as custom_code_refusal
 from .customcode import warning as custom_code_warning
@@ -42,8 +45,6 @@ from .smoke.run import Attempt, SmokeResult, attempts_for, pins_in_lock, smoke_t
 from .solve.resolve import Environment, solve
 from .target import Target, check_gpu, is_host, make_target
 
-REPORT = "kresolve-report.json"
-REQUIREMENTS = "requirements.txt"
 REPORT_MARKER = '"kresolve_report"'  # the report's first key: how kresolve knows its own report
 
 
@@ -243,7 +244,7 @@ def lock(
     report = {
         "kresolve_report": 1,
         "kresolve_version": __version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "inputs": {
             "model": str(model),
             "command": command,
@@ -421,12 +422,12 @@ def _explain(job: _Job, index_config: IndexConfig, cache: Cache, offline: bool, 
     tries: list[tuple[str, Target, bool]] = []
     if job.policy is not None:
         tries.append((f"without the policy {job.policy.name!r}", job.target, False))
-    for minor in range(9, 14):
-        other = f"3.{minor}"
+    for other in EXPLAIN_PYTHONS:
         if other != job.target.python:
             tries.append((f"--python {other}", replace(job.target, python=other), True))
-    if job.target.platform != "linux-64":
-        tries.append((f"--platform linux-64 (Python {job.target.python})", make_target(job.target.python, "linux-64", job.target.gpu), True))
+    if job.target.platform != FALLBACK_PLATFORM:
+        tries.append((f"--platform {FALLBACK_PLATFORM} (Python {job.target.python})",
+                      make_target(job.target.python, FALLBACK_PLATFORM, job.target.gpu), True))
     if job.target.gpu:
         tries.append(("without --gpu", replace(job.target, gpu=False, cuda_driver=None), True))
     for words, target, keep_policy in tries:

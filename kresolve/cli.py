@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from . import __version__, api
+from .constants import SHOWN_PACKAGES
 from .errors import BadInput, ErrorKind, KresolveError, SmokeFailed
 from .progress import PlainProgress, Progress, RichProgress, Stage
 from .report import environment_json, facts_json, refusal_json, smoke_json, training_json
@@ -255,7 +256,7 @@ def _render_training(training) -> None:
     table = Table(title="Inferred training environment", title_justify="left")
     for col in ("package", "range", "preferred", "confidence", "because"):
         table.add_column(col, overflow="fold")
-    key = {"keras", "tf-keras", "tensorflow", "python", "numpy", "h5py", "protobuf"}
+    key = set(SHOWN_PACKAGES)
     for est in training.estimates:
         if est.package in key:
             _row(table, est.package, est.range or "?", est.preferred or "", est.confidence, "; ".join(est.reasons[:2]))
@@ -292,7 +293,7 @@ def _render_lock(result: api.LockResult) -> None:
     table = Table(title=f"Pins for {env.target.describe()}", title_justify="left")
     for col in ("package", "version", "training", "distance", "why"):
         table.add_column(col, overflow="fold")
-    key = {"keras", "tf-keras", "tensorflow", "numpy", "h5py", "protobuf"}
+    key = set(SHOWN_PACKAGES) - {"python"}
     shown = [env.python] + [p for p in env.pins if p.top_level or p.name in key or p.why_not_preferred or p.from_source]
     for pin in shown:
         if pin.name == "python":

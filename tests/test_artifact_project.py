@@ -650,8 +650,8 @@ def test_a_parser_fault_is_a_note_not_an_error(repo, monkeypatch):
 
 # --- no input makes a parser raise ------------------------------------------------------------
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 _NAMES = ["requirements.txt", "environment.yml", "pyproject.toml", "Pipfile", "Pipfile.lock",
           "setup.cfg", "poetry.lock", "python_env.yaml", ".python-version"]

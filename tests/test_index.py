@@ -30,7 +30,7 @@ def test_pip_config_files_and_env_vars(tmp_path):
 
 
 def test_project_files_with_hashes_and_metadata_by_range_requests(served, cache):
-    root, url, faults = served
+    _root, url, faults = served
     index = Index(IndexConfig(url), cache, backoff=0)
     files = index.files("Alpha")  # names are canonicalised
     assert sorted(f.filename for f in files) == ["alpha-1.0-py3-none-any.whl", "alpha-1.1-py3-none-any.whl"]
@@ -43,7 +43,7 @@ def test_project_files_with_hashes_and_metadata_by_range_requests(served, cache)
 
 
 def test_metadata_falls_back_to_download_when_range_is_ignored(served, cache):
-    root, url, faults = served
+    _root, url, faults = served
     faults.ignore_range = True
     index = Index(IndexConfig(url), cache, backoff=0)
     meta = index.metadata(index.files("alpha")[0])
@@ -52,7 +52,7 @@ def test_metadata_falls_back_to_download_when_range_is_ignored(served, cache):
 
 
 def test_metadata_is_cached_on_disk_and_offline_mode_uses_only_the_cache(served, cache):
-    root, url, faults = served
+    _root, url, faults = served
     warm = Index(IndexConfig(url), cache, backoff=0)
     dist = warm.files("alpha")[0]
     warm.metadata(dist)
@@ -65,7 +65,7 @@ def test_metadata_is_cached_on_disk_and_offline_mode_uses_only_the_cache(served,
 
 
 def test_server_error_is_retried_then_reported_naming_the_index(served, cache):
-    root, url, faults = served
+    _root, url, faults = served
     faults.status_for["/simple/alpha/"] = 500
     index = Index(IndexConfig(url), cache, backoff=0)
     with pytest.raises(IndexUnavailable) as info:
@@ -75,7 +75,7 @@ def test_server_error_is_retried_then_reported_naming_the_index(served, cache):
 
 
 def test_unknown_project_is_empty_not_an_error(served, cache):
-    root, url, faults = served
+    _root, url, _faults = served
     assert Index(IndexConfig(url), cache, backoff=0).files("no-such-project") == []
 
 

@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
 from urllib.parse import urlsplit
 
-import yaml
-
 from ..errors import BadInput
+from ..project import safe_yaml
 
 DEFAULT_CHANNEL = "conda-forge"
 CHANNEL_ALIAS = "https://conda.anaconda.org/"
@@ -80,9 +79,11 @@ def _read_condarc(path: Path) -> dict[str, object]:
     except UnicodeDecodeError:
         raise BadInput(f"{path}: not UTF-8 text, not a .condarc") from None
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise BadInput(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
+        # The project-file loader: no aliases (a billion-laughs .condarc would hang safe_load), no tags,
+        # bounded depth; scalars stay strings, which is all the channel settings read here are.
+        data = safe_yaml.load(text, MAX_CONDARC_BYTES)
+    except safe_yaml.YamlError as exc:
+        raise BadInput(f"{path}: not valid YAML ({exc})") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -7,11 +7,12 @@ import re
 import threading
 import time
 import zipfile
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
 from packaging.metadata import parse_email
@@ -82,7 +83,7 @@ def _max_age(cache_control: str | None, default: int = 600) -> int:
     return int(match.group(1)) if match else default
 
 
-@lru_cache(maxsize=None)
+@cache
 def _ssl_context(cafile: str) -> ssl.SSLContext:
     """One context per CA bundle for the process: contexts are thread-safe, and loading the
     bundle again while other threads do TLS can fail with a stale OpenSSL error."""
@@ -376,6 +377,7 @@ class Index:
 
     def _download(self, dist: DistFile, limit: int) -> bytes | None:
         """The whole file, checked against its sha256; None when it is larger than `limit`."""
+        data: bytes | None
         if dist.url.startswith("file:"):
             path = _local_path(dist.url)
             if path.stat().st_size > limit:
@@ -383,8 +385,8 @@ class Index:
             data = path.read_bytes()
         else:
             data = self._stream(dist, limit)
-            if data is None:
-                return None
+        if data is None:
+            return None
         if dist.sha256 and hashlib.sha256(data).hexdigest() != dist.sha256:
             raise IndexUnavailable(f"{dist.filename} from {dist.index} does not match the sha256 its index page gives")
         self.stats["sdists_downloaded"] = self.stats.get("sdists_downloaded", 0) + 1

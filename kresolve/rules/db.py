@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from ..constants import PLATFORM_NAMES
 from ..errors import KresolveError
@@ -208,8 +209,10 @@ class RulesDB:
         return grouped
 
     def by_id(self, rule_id: str) -> Constraint | Era | Route | KnownBad | Distribution | Accelerator | Companion | Advisory | None:
-        for rule in (*self.constraints, *self.eras, *self.routes, *self.known_bad, *self.distributions, *self.accelerators,
-                     *self.companions, *self.advisories):
+        every: tuple[Constraint | Era | Route | KnownBad | Distribution | Accelerator | Companion | Advisory, ...] = (
+            *self.constraints, *self.eras, *self.routes, *self.known_bad, *self.distributions, *self.accelerators,
+            *self.companions, *self.advisories)
+        for rule in every:
             if rule.id == rule_id:
                 return rule
         return None
@@ -247,7 +250,7 @@ class _Checker:
 
     def __init__(self, file: str, kind: str, table: dict):
         self.file, self.kind, self.table = file, kind, table
-        self.id = table.get("id") if isinstance(table.get("id"), str) else "?"
+        self.id: str = table["id"] if isinstance(table.get("id"), str) else "?"
 
     def fail(self, what: str) -> RulesError:
         return RulesError(f"rules file {self.file}: {self.kind} {self.id!r}: {what}")
@@ -303,11 +306,11 @@ def _is_date(text: object) -> bool:
 
 def _build(check: _Checker) -> Constraint | Era | Route | KnownBad | Distribution | Accelerator | Companion | Advisory:
     t = check.table
-    common = dict(id=check.id, reason=t["reason"], source=t["source"], file=check.file)
+    common: dict[str, Any] = {"id": check.id, "reason": t["reason"], "source": t["source"], "file": check.file}
     if check.kind == "advisory":
         return _advisory(check, common)
     if check.kind == "companion":
-        lists = {}
+        lists: dict[str, Any] = {}
         for key in ("modules", "registered_packages", "class_names"):
             value = t.get(key, [])
             if not isinstance(value, list) or not all(isinstance(x, str) and x.strip() for x in value):
@@ -336,7 +339,7 @@ def _build(check: _Checker) -> Constraint | Era | Route | KnownBad | Distributio
         for _, version in prefer:
             try:
                 Version(version)
-            except Exception:
+            except (InvalidVersion, TypeError):
                 raise check.fail(f"prefer: {version!r} is not a version") from None
         ranges = []
         for name, text in check.pairs("ranges"):
@@ -365,7 +368,7 @@ def _build(check: _Checker) -> Constraint | Era | Route | KnownBad | Distributio
                 raise check.fail("'versions' is required")
             return Distribution(package=canonicalize_name(check.text("package")), provided_by=canonicalize_name(check.text("provided_by")),
                                 versions=versions, platforms=tuple(platforms), gpu=gpu, **common)
-        optional = {k: t.get(k) for k in ("cuda", "cudnn", "min_driver")}
+        optional: dict[str, Any] = {k: t.get(k) for k in ("cuda", "cudnn", "min_driver")}
         if not all(v is None or isinstance(v, str) for v in optional.values()):
             raise check.fail("'cuda', 'cudnn' and 'min_driver' must be strings")
         return Accelerator(when=check.requirement(check.text("when")), platforms=tuple(platforms),

@@ -21,6 +21,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from ..constants import LOADER_PACKAGES
 from ..errors import BadInput
 from ..target import PLATFORMS
 from .core import FORMATS, run_scan
@@ -195,7 +196,7 @@ def _table(result: ScanResult, out: Console) -> None:
             if cell is None:
                 cells.append(Text(""))
                 continue
-            core = " ".join(f"{p.name} {p.version}" for p in cell.pins if p.name in ("keras", "tensorflow", "tf-keras"))
+            core = " ".join(f"{p.name} {p.version}" for p in cell.pins if p.name in LOADER_PACKAGES)
             words = cell.outcome.value + (f" via {cell.loader}" if cell.loader else "")
             detail = f"\n{core}, distance {cell.distance:g}" if cell.distance is not None else f"\n{cell.reasons[0][:160]}"
             cells.append(Text(words + detail, style=STYLE[cell.outcome]))

@@ -17,7 +17,7 @@ from .. import __version__
 from ..artifact import inspect
 from ..artifact.facts import FORMAT_H5_WEIGHTS, FORMAT_WEIGHTS_JSON, ModelFacts
 from ..artifact.savedmodel import missing_variables
-from ..constants import KEY_PACKAGES
+from ..constants import KEY_PACKAGES, SHOWN_PACKAGES
 from ..customcode import missing_custom_code
 from ..errors import BadInput, UnsafeModel, Unsolvable
 from ..index import Cache, Index, IndexConfig
@@ -34,7 +34,7 @@ from ..solve.resolve import Environment, solve
 from ..target import Target, is_host, make_target
 from .fleet import Cell, KeyPin, ModelRow, Outcome, PlanNeeds, Risk
 
-SHOWN = (*KEY_PACKAGES, "h5py", "protobuf")  # the pins a scan shows per cell
+SHOWN = SHOWN_PACKAGES  # the pins a scan shows per cell
 
 
 @dataclass(frozen=True)

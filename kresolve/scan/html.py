@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from html import escape
 
+from ..constants import LOADER_PACKAGES
 from .fleet import Cell, ModelRow, Outcome, ScanResult
 
 COLOURS = {
@@ -75,7 +76,7 @@ def _e(value: object) -> str:
 def _cell(row_no: int, col_no: int, cell: Cell) -> str:
     colour = COLOURS[cell.outcome]
     did = f"d-{row_no}-{col_no}"
-    core = " · ".join(f"{p.name} {p.version}" for p in cell.pins if p.name in ("keras", "tensorflow", "tf-keras"))
+    core = " · ".join(f"{p.name} {p.version}" for p in cell.pins if p.name in LOADER_PACKAGES)
     small = core + (f" · distance {cell.distance:g}" if cell.distance is not None else "")
     if not small and cell.reasons:  # no environment: the first reason, shortened
         first = cell.reasons[-1] if cell.outcome is Outcome.UNSOLVABLE and len(cell.reasons) > 1 else cell.reasons[0]
