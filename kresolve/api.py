@@ -10,6 +10,7 @@ import tempfile
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.requirements import InvalidRequirement, Requirement
 
@@ -18,7 +19,6 @@ from .artifact import inspect as _inspect
 from .artifact.facts import ModelFacts
 from .artifact.h5worker import prestart_for
 from .artifact.savedmodel import missing_variables
-from .conda.channels import resolve_channels
 from .conda.colock import conda_json, lock_inputs, solve_targets
 from .constants import EXPLAIN_PYTHONS, FALLBACK_PLATFORM
 from .constants import REPORT_FILE as REPORT
@@ -32,7 +32,6 @@ from .index.dates import parse_user_date
 from .lock import requirements_txt
 from .lock.formats import FormatChoice, LockFormat, LockInput, default_formats, parse_formats, writer
 from .lock.output import Staging, refuse_foreign
-from .lock.template import Template, read_template
 from .policy import Policy, load_policy
 from .progress import Progress, Stage, stage
 from .report import advisories_json, custom_objects_json, environment_json, facts_json, smoke_json, training_json
@@ -41,9 +40,12 @@ from .rules.companions import companion_packages, match_companion, provided_clas
 from .rules.db import LOADERS, RulesDB, load_rules
 from .rules.infer import TrainingEnv, infer
 from .rules.plan import Need, evidence_dates, plans_for
-from .smoke.run import Attempt, SmokeResult, attempts_for, pins_in_lock, smoke_test
 from .solve.resolve import Environment, solve
 from .target import Target, check_gpu, is_host, make_target
+
+if TYPE_CHECKING:  # imported where used: conda (yaml), templates and the smoke test (filelock, asyncio) cost a plain lock ~0.15 s
+    from .lock.template import Template
+    from .smoke.run import SmokeResult
 
 REPORT_MARKER = '"kresolve_report"'  # the report's first key: how kresolve knows its own report
 
@@ -202,8 +204,11 @@ def lock(
         check_out_dir(Path(out_dir))  # before any work: -o must be a directory kresolve can write
     choice = _choose_formats(formats, model)
     platform = platform or (platforms[0] if platforms else None)
-    tmpl = read_template(template) if template is not None else None
     conda_side = LockFormat.CONDA_LOCK in choice.formats or LockFormat.ENV in choice.formats
+    if template is not None or conda_side:  # here, not at the top: a plain pip lock never loads yaml or conda
+        from .conda.channels import resolve_channels
+        from .lock.template import read_template
+    tmpl = read_template(template) if template is not None else None
     conda_channels = resolve_channels(channels, tmpl.channels if tmpl else ()) if conda_side else ()
     job = _Job.prepare(model, python, platform, policy, requirements, rules, gpu, cuda_driver,
                        glibc=glibc, macos=macos, progress=progress)
@@ -292,6 +297,8 @@ def lock(
         report["lockfiles"] = list(staging.names)
         result = None
         if smoke:
+            from .smoke.run import Attempt, attempts_for, smoke_test  # here: --no-smoke never loads filelock/asyncio
+
             # Several platforms (-p): the one that is this host is smoke-tested, from its pip pins.
             tested = next((e for e in solved.environments if is_host(e.target)), env)
             if tested is not env:
@@ -460,6 +467,7 @@ def smoke(
     `progress`: a progress sink for the environment build and the load (default: silent).
     """
     from .install import LockKind, read_lock
+    from .smoke.run import Attempt, attempts_for, pins_in_lock, smoke_test
 
     facts = inspect(model)
     read = read_lock(lock_file)

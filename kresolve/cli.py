@@ -21,7 +21,8 @@ from .progress import PlainProgress, Progress, RichProgress, Stage
 from .report import environment_json, facts_json, refusal_json, smoke_json, training_json
 from .rules.db import LOADERS, load_rules
 from .scan.cli import add_parser as _scan_parser  # kresolve scan and lock A B C: arguments and rendering
-from .scan.cli import run as _scan_command
+from .scan.cli import run as _scan_command  # light: scan.cli imports the scan machinery when a scan runs
+from .solve.distance import DistanceKind
 from .target import DEFAULT_GLIBC, DEFAULT_MACOS, PYTHON_MINORS, UV_MACOS, platform_words
 
 out = Console(highlight=False)
@@ -309,7 +310,7 @@ def _render_lock(result: api.LockResult) -> None:
         _row(table, pin.name, pin.version, pin.preferred or "", pin.distance or "", why)
     out.print(table)
     others = len(env.pins) - (len(shown) - 1)
-    exact = sum(1 for p in env.pins if p.distance == "exact")
+    exact = sum(1 for p in env.pins if p.distance_kind is DistanceKind.EXACT)
     if others:
         out.print(f"[dim]+ {others} more pins ({exact} of all {len(env.pins)} exactly as in training); every reason is in {api.REPORT}[/]")
     for advisory in result.report.get("advisories", []):

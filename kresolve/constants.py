@@ -37,6 +37,8 @@ EXPLAIN_PYTHONS: tuple[str, ...] = tuple(m for m in PYTHON_MINORS if 9 <= int(m.
 REPORT_FILE = "kresolve-report.json"
 REQUIREMENTS_FILE = "requirements.txt"
 
+SCAN_FORMATS = ("pip",)  # lock formats `scan --format` writes per proposed environment
+
 __all__ = [
     "EXPLAIN_PYTHONS",
     "FALLBACK_PLATFORM",
@@ -49,5 +51,6 @@ __all__ = [
     "PYTHON_MINORS",
     "REPORT_FILE",
     "REQUIREMENTS_FILE",
+    "SCAN_FORMATS",
     "SHOWN_PACKAGES",
 ]

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .artifact.facts import ModelFacts
 from .errors import KresolveError, UnsafeModel
 from .rules.advisories import PinAdvisory, describe
 from .rules.infer import TrainingEnv
-from .smoke.run import SmokeResult
 from .solve.resolve import Environment, Pin
+
+if TYPE_CHECKING:  # a type only: the smoke test's module (filelock, asyncio) loads when a smoke test runs
+    from .smoke.run import SmokeResult
 
 
 def facts_json(facts: ModelFacts) -> dict[str, Any]:

@@ -17,18 +17,21 @@ import datetime
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from ..errors import Unsolvable
-from ..lock.template import Template
 from ..rules.plan import Need
 from ..solve.resolve import Environment
 from ..target import Target
-from .channels import CondaChannel
-from .solve import CondaPackage, CondaSolution, conda_specs, solve_conda
+
+if TYPE_CHECKING:  # every lock passes through solve_targets; only conda formats need these (rattler, asyncio, yaml)
+    from ..lock.template import Template
+    from .channels import CondaChannel
+    from .solve import CondaPackage, CondaSolution
 
 MAX_ROUNDS = 4  # pip re-solves after the conda side fixed some packages
 
@@ -65,6 +68,8 @@ def co_resolve_target(target: Target, solve_pip: SolvePip, channels: Sequence[Co
                       template_conda: Sequence[str] = (), template_name: str = "the template",
                       template_needs: tuple[Need, ...] = (), cache_dir: Path | None = None, offline: bool = False,
                       exclude_newer: datetime.date | None = None) -> tuple[Environment, CondaSolution]:
+    from .solve import conda_specs, solve_conda  # here: a pip-only lock never loads the conda solver
+
     env = solve_pip(target, template_needs)
     specs = conda_specs(target, env, template_conda, template_name)
     try:

@@ -19,6 +19,7 @@ from packaging.version import InvalidVersion, Version
 from ..artifact.bytecode import hint_bounds
 from ..artifact.facts import ModelFacts
 from ..constants import KEY_PACKAGES
+from ..solve.preference import Exact, Range, Series, parse_preference
 from .db import Era, RulesDB
 from .specs import is_empty
 
@@ -128,10 +129,10 @@ def _python_range(spec: SpecifierSet) -> str:
 def _refines(exact: str, series: str) -> bool:
     """'2.15.0' refines '2.15': weaker evidence may narrow a series, never move it."""
     try:
-        a, b = Version(exact), Version(series)
-    except InvalidVersion:
+        a, b = parse_preference(exact), parse_preference(series)
+    except ValueError:
         return False
-    return len(b.release) == 2 and len(a.release) >= 3 and a.release[:2] == b.release[:2]
+    return isinstance(a, Exact) and isinstance(b, Series) and len(b.prefix.release) == 2 and b.matches(a.version)
 
 
 class _Builder:
@@ -248,10 +249,14 @@ def infer(facts: ModelFacts, db: RulesDB) -> TrainingEnv:
                   spec_text or None, spec if exact else None)
         if evidence.python:
             py = evidence.python.strip()
-            if py[:1] in "<>=!~":
+            try:
+                wanted = parse_preference(py)
+            except ValueError:
+                continue  # blank, or an unreadable version or range in a project file, is no evidence
+            if isinstance(wanted, Range):
                 spec, preferred = py, None
             else:
-                spec, preferred = (f"=={py}.*" if py.count(".") == 1 else f"=={py}"), py
+                spec, preferred = (f"=={py}.*" if isinstance(wanted, Series) else f"=={py}"), py
             try:
                 SpecifierSet(spec)
             except InvalidSpecifier:

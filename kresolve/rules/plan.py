@@ -12,10 +12,11 @@ from datetime import date
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from ..artifact.facts import ModelFacts
 from ..errors import Unsolvable
+from ..solve.preference import Range, parse_preference
 from .companions import companion_needs
 from .db import Route, RulesDB
 from .infer import TrainingEnv, infer, writer_version
@@ -24,7 +25,7 @@ from .infer import TrainingEnv, infer, writer_version
 @dataclass(frozen=True)
 class Preference:
     name: str  # canonical package name, or "python"
-    version: str  # exact ("2.15.1") or a release series ("2.15")
+    version: str  # exact ("2.15.1"), a release series ("2.15") or a range: solve.preference.parse_preference
     evidence: str  # "sidecar", "artifact", "era", "project", or INHERITED
     reason: str
     rule_id: str | None = None
@@ -68,8 +69,8 @@ def preferences_for(training: TrainingEnv, route: Route) -> tuple[Preference, ..
     prefs = []
     for est in training.estimates:
         preferred = est.preferred or (est.range if est.evidence == "era" and est.range else None)
-        if not preferred:
-            continue
+        if not preferred or not preferred.strip():
+            continue  # blank text is no preference (solve.preference.parse_preference)
         name = est.package
         # A Keras 2 writer's line lives in `tf-keras` when the route loads through it.
         if name == "keras" and route.loader == "tf_keras" and preferred.startswith("2."):
@@ -114,14 +115,17 @@ def _inherited(prefs: tuple[Preference, ...], route: Route) -> tuple[Preference,
     """Preferences for packages without evidence, from the ones that have it (DESIGN "Nearest")."""
     have = {p.name: p for p in prefs}
     tf = have.get("tensorflow")
-    if tf is None or tf.version.lstrip()[:1] in "<>=!~":
+    if tf is None:
         return ()
     try:
-        tf_version = Version(tf.version)
-    except InvalidVersion:
+        wanted = parse_preference(tf.version)
+    except ValueError:
         return ()
+    if isinstance(wanted, Range):
+        return ()
+    tf_version = wanted.version
     line = _route_line(tf.version, route, "tensorflow")
-    moved = "" if line == ".".join(tf.version.split(".")[:2]) else f"; this route needs TensorFlow {line}, the nearest line to {tf.version}"
+    moved = "" if line == str(wanted.series()) else f"; this route needs TensorFlow {line}, the nearest line to {tf.version}"
     out = []
     for name in FOLLOW_TENSORFLOW:
         if name not in have:

@@ -7,30 +7,30 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 from rich.text import Text
 
-from ..constants import LOADER_PACKAGES
+from ..constants import LOADER_PACKAGES, SCAN_FORMATS
 from ..errors import BadInput
 from ..target import PLATFORMS
-from .core import FORMATS, run_scan
-from .evaluate import ScanOptions, TargetSpec
-from .fleet import ModelRow, Outcome, ScanResult
-from .jsonout import scan_json
 
-STYLE = {Outcome.PROVED: "bold green", Outcome.SOLVED: "green", Outcome.SMOKE_FAILED: "yellow",
-         Outcome.UNSOLVABLE: "red", Outcome.REFUSED: "dim red"}
+# Every command builds the parser (add_parser below), so the scan machinery (smoke, runner, cover,
+# rich.progress) is imported where a scan runs, not here: `kresolve lock` never pays for it.
+if TYPE_CHECKING:
+    from rich.progress import TaskID
+
+    from .evaluate import ScanOptions
+    from .fleet import ModelRow, Outcome, ScanResult
+
+
+def _style(outcome: Outcome) -> str:
+    from . import fleet
+
+    o = fleet.Outcome
+    return {o.PROVED: "bold green", o.SOLVED: "green", o.SMOKE_FAILED: "yellow", o.UNSOLVABLE: "red", o.REFUSED: "dim red"}[outcome]
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -53,7 +53,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    help="where scan.json, scan.html, the journal and envs/<n>/ go (default: the current directory)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted scan from the journal in -o DIR")
     p.add_argument("--format", dest="scan_formats", default="", metavar="FORMATS",
-                   help=f"also write a lock per proposed environment into DIR/envs/<n>/: {', '.join(FORMATS)}")
+                   help=f"also write a lock per proposed environment into DIR/envs/<n>/: {', '.join(SCAN_FORMATS)}")
     from ..cli import _index_arguments  # the same index flags as lock (cli is loaded: it calls this)
 
     _index_arguments(p)
@@ -63,6 +63,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def options_from(args: argparse.Namespace) -> ScanOptions:
+    from .evaluate import ScanOptions, TargetSpec
+
     if args.jobs < 1:
         raise BadInput(f"--jobs {args.jobs}: expected 1 or more")
     if args.timeout <= 0:
@@ -85,6 +87,15 @@ class _Bar:
     """Models done, environments built and the ETA, on stderr."""
 
     def __init__(self, console: Console):
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
         self.progress = Progress(TextColumn("[bold]scan[/]"), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("models · {task.fields[built]} env(s) built"), TimeElapsedColumn(),
                                  TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=True)
@@ -142,6 +153,9 @@ class _Lines:
 
 
 def run(args: argparse.Namespace, out: Console) -> int:
+    from .core import run_scan
+    from .jsonout import scan_json
+
     options = options_from(args)
     formats = [f.strip() for f in args.scan_formats.split(",") if f.strip()]
     err = Console(stderr=True, highlight=False)
@@ -199,7 +213,7 @@ def _table(result: ScanResult, out: Console) -> None:
             core = " ".join(f"{p.name} {p.version}" for p in cell.pins if p.name in LOADER_PACKAGES)
             words = cell.outcome.value + (f" via {cell.loader}" if cell.loader else "")
             detail = f"\n{core}, distance {cell.distance:g}" if cell.distance is not None else f"\n{cell.reasons[0][:160]}"
-            cells.append(Text(words + detail, style=STYLE[cell.outcome]))
+            cells.append(Text(words + detail, style=_style(cell.outcome)))
         table.add_row(Text(row.path), Text(writer), Text(", ".join(r.value for r in row.risks)), *cells)
     out.print(table)
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..artifact.discovery import find_models
+from ..constants import SCAN_FORMATS
 from ..errors import BadInput, ErrorKind, IndexUnavailable, KresolveError
 from ..smoke.run import pins_in_lock
 from ..target import make_target
@@ -30,7 +31,7 @@ from .html import render
 from .jsonout import JOURNAL, SCAN_HTML, SCAN_JSON, Journal, scan_json, write_atomic
 from .runner import DaskRunner, LocalSmoke, SmokeJob, memory_jobs, smoke_job_for, with_proof
 
-FORMATS = ("pip",)  # lock formats `scan --format` writes per proposed environment
+FORMATS = SCAN_FORMATS  # lock formats `scan --format` writes per proposed environment (in constants: the parser needs them)
 
 
 class ScanInterrupted(KresolveError):

@@ -30,6 +30,7 @@ from ..rules.infer import infer
 from ..rules.plan import Plan, evidence_dates, plans_for
 from ..smoke.envs import env_key
 from ..solve.many import steps
+from ..solve.preference import Preferred, parse_preference
 from ..solve.resolve import Environment, solve
 from ..target import Target, is_host, make_target
 from .fleet import Cell, KeyPin, ModelRow, Outcome, PlanNeeds, Risk
@@ -219,10 +220,13 @@ class Evaluator:
         return next((target_id(t) for t in self.targets if is_host(t)), None)
 
 
-def _minor(name: str, preferred: str | None) -> str | None:
+def _minor(name: str, preferred: str | None) -> str | Preferred | None:
     """The interpreter's distance compares minors (3.11 vs 3.11.7 is the same)."""
-    if name == "python" and preferred and preferred[:1].isdigit():
-        return ".".join(preferred.split(".")[:2])
+    if name == "python" and preferred:
+        try:
+            return parse_preference(preferred).series()
+        except ValueError:
+            return preferred  # unreadable: steps() counts it as no distance
     return preferred
 
 

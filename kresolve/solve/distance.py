@@ -3,14 +3,81 @@
 Order (DESIGN.md): the exact version; then the same major.minor, newest patch first; then the
 fewest minor steps, newer before older on a tie; a major move last. Without a preference, newest
 first, as pip does.
+
+`measure(candidate, preferred)` gives a `Distance`: its kind (`DistanceKind`), the numbers the
+order needs (`Distance.rank`) and, as `str()`, the words the report and the CLI print. What kind
+of preference it is (exact, series, range) is decided once, by `preference.parse_preference`.
 """
 
 from __future__ import annotations
 
+import enum
+from dataclasses import dataclass
 from typing import Any
 
-from packaging.specifiers import SpecifierSet
 from packaging.version import Version
+
+from .preference import Exact, Preferred, Range, Series, as_preferred, is_range
+
+__all__ = ["Distance", "DistanceKind", "describe", "is_range", "measure", "order_key"]
+
+
+class DistanceKind(enum.Enum):
+    EXACT = "exact"
+    SAME_SERIES = "same series"
+    MINOR = "minor"  # a minor move within the preferred major
+    MAJOR = "major"  # a major move
+    WITHIN_RANGE = "within the training range"
+    OUTSIDE_RANGE = "outside the training range"
+
+
+@dataclass(frozen=True)
+class Distance:
+    """How far `chosen` is from `preferred`. `majors` and `steps` count release lines (a minor
+    step = 1; a major move 1000 per major, see `_line_steps`), from the farthest bound it breaks
+    for a range; `older`: below the preferred version."""
+
+    kind: DistanceKind
+    preferred: Preferred
+    chosen: Version
+    majors: int = 0
+    steps: int = 0
+    older: bool = False
+
+    @property
+    def rank(self) -> tuple[Any, ...]:
+        """The order's key without the newest-first tie-break: candidates with the same rank are
+        equally near (one release line; the exact version alone)."""
+        if isinstance(self.preferred, Range):
+            return (0, 0, 0, 0) if self.kind is DistanceKind.WITHIN_RANGE else (1, self.majors, self.steps, 0)
+        return (self.majors, self.steps, self.kind is not DistanceKind.EXACT, self.older)
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        """The full order: rank, then newer first."""
+        return (*self.rank, _neg(self.chosen))
+
+    def __lt__(self, other: Distance) -> bool:
+        return self.key < other.key
+
+    @property
+    def as_preferred(self) -> bool:
+        """The preference itself was used: its exact version, its series, or inside its range
+        (a different patch of an exact preference is not)."""
+        return (self.kind in (DistanceKind.EXACT, DistanceKind.WITHIN_RANGE)
+                or (self.kind is DistanceKind.SAME_SERIES and isinstance(self.preferred, Series)))
+
+    def __str__(self) -> str:
+        kind, pref = self.kind, self.preferred
+        if kind in (DistanceKind.EXACT, DistanceKind.WITHIN_RANGE, DistanceKind.OUTSIDE_RANGE):
+            return kind.value
+        assert not isinstance(pref, Range)
+        (cmaj, cmin), (pmaj, pmin) = _series(self.chosen), _series(pref.version)
+        if kind is DistanceKind.SAME_SERIES:
+            return "same series" if isinstance(pref, Series) else f"same series ({pref.version} → {self.chosen})"
+        word = "minor" if kind is DistanceKind.MINOR else "major"
+        moved = cmin - pmin if kind is DistanceKind.MINOR else cmaj - pmaj
+        return f"{word} {moved:+d} ({pmaj}.{pmin} → {cmaj}.{cmin})"
 
 
 def _series(v: Version) -> tuple[int, int]:
@@ -18,30 +85,8 @@ def _series(v: Version) -> tuple[int, int]:
     return release[0], release[1]
 
 
-def is_range(preferred: str | None) -> bool:
-    """A preference may be a range (what the training stack could have been) instead of a version."""
-    return bool(preferred and preferred.lstrip()[:1] in "<>=!~")
-
-
-def _range_key(candidate: Version, preferred: str) -> tuple[Any, ...]:
-    """Inside the range, newest first; outside, by how far the candidate is past the bounds it
-    breaks (the farthest of them: a redundant looser bound, `<1.19,<1.20`, must not make 1.20.3
-    as near as 1.19.5)."""
-    spec = SpecifierSet(preferred)
-    if spec.contains(candidate, prereleases=True):
-        return (0, 0, 0, 0, _neg(candidate))
-    broken = [Version(s.version.rstrip(".*").rstrip(".")) for s in spec if not s.contains(candidate, prereleases=True)]
-    farthest = max(broken, key=lambda b: order_key(candidate, str(b))[:2])
-    return (1, *order_key(candidate, str(farthest))[:2], 0, _neg(candidate))
-
-
-def order_key(candidate: Version, preferred: str | None) -> tuple[Any, ...]:
-    if preferred is None:
-        return (0, 0, 0, 0, _neg(candidate))
-    if is_range(preferred):
-        return _range_key(candidate, preferred)
-    pref = Version(preferred)
-    exact = len(pref.release) >= 3 or pref.is_postrelease
+def _line_steps(candidate: Version, pref: Version) -> tuple[int, int]:
+    """(majors moved, release-line steps) from `pref`'s line to `candidate`'s."""
     (cmaj, cmin), (pmaj, pmin) = _series(candidate), _series(pref)
     if cmaj == pmaj:
         steps = abs(cmin - pmin)
@@ -49,9 +94,43 @@ def order_key(candidate: Version, preferred: str | None) -> tuple[Any, ...]:
         steps = 1000 * (cmaj - pmaj) + cmin  # up a major: its x.0 is nearest
     else:
         steps = 1000 * (pmaj - cmaj) + (1000 - cmin)  # down a major: its newest minor is nearest
-    is_exact = exact and candidate == pref
-    older = candidate < pref
-    return (abs(cmaj - pmaj), steps, not is_exact, older, _neg(candidate))
+    return abs(cmaj - pmaj), steps
+
+
+def _measure_range(candidate: Version, pref: Range) -> Distance:
+    """Inside the range, newest first; outside, by how far the candidate is past the bounds it
+    breaks (the farthest of them: a redundant looser bound, `<1.19,<1.20`, must not make 1.20.3
+    as near as 1.19.5)."""
+    spec = pref.specifier
+    if spec.contains(candidate, prereleases=True):
+        return Distance(DistanceKind.WITHIN_RANGE, pref, candidate)
+    broken = [Version(s.version.rstrip(".*").rstrip(".")) for s in spec if not s.contains(candidate, prereleases=True)]
+    majors, steps = max(_line_steps(candidate, b) for b in broken)
+    return Distance(DistanceKind.OUTSIDE_RANGE, pref, candidate, majors, steps)
+
+
+def measure(candidate: Version, preferred: str | Preferred) -> Distance:
+    """How far `candidate` is from `preferred` (ValueError for an unreadable preference)."""
+    pref = as_preferred(preferred)
+    if isinstance(pref, Range):
+        return _measure_range(candidate, pref)
+    majors, steps = _line_steps(candidate, pref.version)
+    (cmaj, cmin), (pmaj, pmin) = _series(candidate), _series(pref.version)
+    if isinstance(pref, Exact) and candidate == pref.version:
+        kind = DistanceKind.EXACT
+    elif (cmaj, cmin) == (pmaj, pmin):
+        kind = DistanceKind.SAME_SERIES
+    elif cmaj == pmaj:
+        kind = DistanceKind.MINOR
+    else:
+        kind = DistanceKind.MAJOR
+    return Distance(kind, pref, candidate, majors, steps, candidate < pref.version)
+
+
+def order_key(candidate: Version, preferred: str | Preferred | None) -> tuple[Any, ...]:
+    if preferred is None:
+        return (0, 0, 0, 0, _neg(candidate))
+    return measure(candidate, preferred).key
 
 
 def _neg(v: Version) -> tuple[Any, ...]:
@@ -60,18 +139,7 @@ def _neg(v: Version) -> tuple[Any, ...]:
     return (*(-x for x in release), v.pre is not None, -(v.post or 0))
 
 
-def describe(chosen: Version, preferred: str | None) -> str | None:
+def describe(chosen: Version, preferred: str | Preferred | None) -> str | None:
     if preferred is None:
         return None
-    if is_range(preferred):
-        return "within the training range" if SpecifierSet(preferred).contains(chosen, prereleases=True) else "outside the training range"
-    pref = Version(preferred)
-    exact = len(pref.release) >= 3
-    if exact and chosen == pref:
-        return "exact"
-    (cmaj, cmin), (pmaj, pmin) = _series(chosen), _series(pref)
-    if (cmaj, cmin) == (pmaj, pmin):
-        return "same series" if not exact else f"same series ({pref} → {chosen})"
-    if cmaj == pmaj:
-        return f"minor {cmin - pmin:+d} ({pmaj}.{pmin} → {cmaj}.{cmin})"
-    return f"major {cmaj - pmaj:+d} ({pmaj}.{pmin} → {cmaj}.{cmin})"
+    return str(measure(chosen, preferred))

@@ -30,7 +30,8 @@ from packaging.version import InvalidVersion, Version
 from ..constants import KEY_PACKAGES
 from ..errors import Unsolvable
 from ..rules.plan import INHERITED, Need, Plan, Preference
-from .distance import is_range, order_key
+from .distance import DistanceKind, measure
+from .preference import Exact, Preferred, Range, is_range, parse_preference
 from .provider import PYTHON
 from .resolve import Environment
 
@@ -39,23 +40,19 @@ MAX_SOLVED = 3
 MERGED = "merged"  # Preference.evidence of a preference merged across models
 
 
-def steps(version: str, preferred: str | None) -> float:
+def steps(version: str, preferred: str | Preferred | None) -> float:
     """How far `version` is from `preferred` (0 = as trained); see the module doc."""
     if preferred is None:
         return 0.0
     try:
-        v = Version(version)
-        key = order_key(v, preferred)
+        near = measure(Version(version), preferred)
     except (InvalidVersion, ValueError):
         return 0.0
-    if is_range(preferred):
-        return 0.0 if key[0] == 0 else float(max(1, key[2]))
-    pref = Version(preferred)
-    exact = len(pref.release) >= 3
-    far = float(key[1])
-    if far == 0 and exact and v != pref:
-        far = 0.1
-    return far
+    if isinstance(near.preferred, Range):
+        return 0.0 if near.kind is DistanceKind.WITHIN_RANGE else float(max(1, near.steps))
+    if near.steps == 0 and isinstance(near.preferred, Exact) and near.kind is not DistanceKind.EXACT:
+        return 0.1
+    return float(near.steps)
 
 
 @dataclass(frozen=True)
@@ -200,9 +197,12 @@ def fit(name: str, plan: Plan, env: Environment) -> MemberFit:
     for package in KEY_PACKAGES:
         pref = plan.preference(package)
         if package in pins and pref is not None and relevant_to(pref, plan):
-            wanted = pref.version
-            if package == PYTHON and not is_range(wanted):
-                wanted = ".".join(wanted.split(".")[:2])
+            wanted: str | Preferred = pref.version
+            if package == PYTHON:  # the interpreter's distance compares minors (3.11 vs 3.11.7 is the same)
+                try:
+                    wanted = parse_preference(pref.version).series()
+                except ValueError:
+                    pass  # unreadable: steps() counts it as no distance
             found.append((package, pins[package], pref.version, steps(pins[package], wanted)))
     return MemberFit(name, plan.route.id, plan.route.loader, tuple(sorted(plan.route.env)), tuple(found))
 

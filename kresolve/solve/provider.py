@@ -28,7 +28,8 @@ from ..policy import Policy
 from ..rules.advisories import Avoid, avoided_by
 from ..rules.db import Accelerator, Constraint, Distribution, RulesDB
 from ..target import Target
-from .distance import is_range, order_key
+from .distance import order_key
+from .preference import Range, parse_preference
 
 PYTHON = "python"
 # Resolve the packages that define the environment first (DESIGN.md "Nearest" priority order).
@@ -221,8 +222,9 @@ class Provider(AbstractProvider):
         """The versions in order, decided now from version numbers alone; their candidates made
         as they are iterated. The order is the one sorting every candidate would give: wheel
         candidates first (as pip's --prefer-binary), then by advisory and distance (or era)."""
-        preferred = self.preferences.get(name)
-        allow_pre = bool(preferred and not is_range(preferred) and Version(preferred).is_prerelease) or any(
+        wanted = self.preferences.get(name)
+        preferred = parse_preference(wanted) if wanted else None
+        allow_pre = bool(preferred is not None and not isinstance(preferred, Range) and preferred.version.is_prerelease) or any(
             s.prereleases for s in specifier)
         entries: list[tuple[str, Version, VersionFiles, Distribution | None]] = []
         aliases = self._distributions(name)

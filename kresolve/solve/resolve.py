@@ -24,7 +24,8 @@ from ..rules.db import Accelerator, RulesDB
 from ..rules.plan import Plan, Preference
 from ..rules.specs import is_empty
 from ..target import Target
-from .distance import describe, is_range, order_key
+from .distance import DistanceKind, measure
+from .preference import Preferred, Range, parse_preference
 from .provider import PYTHON, Candidate, Provider, Req
 
 if TYPE_CHECKING:
@@ -48,13 +49,14 @@ class Pin:
     top_level: bool = False  # required by the loading route itself
     preferred: str | None = None
     evidence: str | None = None
-    distance: str | None = None  # "exact", "same series (…)", "minor +1 (…)", …
+    distance: str | None = None  # "exact", "same series (…)", "minor +1 (…)", …: str(distance.Distance)
     why_not_preferred: str | None = None  # set when the preferred version could not be used
     rule_ids: tuple[str, ...] = ()
     released: str | None = None  # release date of this version (ISO), where known
     date_source: str | None = None  # where that date came from (upload-time, wheel timestamp, …)
     date_rule: str | None = None  # how the era cap treated this pin, in words
     from_source: bool = False  # an sdist: no wheel for the target, built at install time
+    distance_kind: DistanceKind | None = None  # what `distance` says, typed
 
 
 @dataclass(frozen=True)
@@ -153,7 +155,8 @@ def _nearest(provider: Provider, roots: list[Req], fixed: list[Req], result: Res
     chosen = result.mapping.get(name)
     if chosen is None:
         return result, 0
-    if not is_range(preferred) and _group(chosen.version, preferred) == _group(Version(preferred), preferred):
+    pref = parse_preference(preferred)
+    if not isinstance(pref, Range) and _group(chosen.version, pref) == _group(pref.version, pref):
         fixed.append(Req(Requirement(f"{name}=={chosen.version}"), None, reason="fixed by the objective", objective=True))
         return result, 0  # already the preferred version (or its newest patch): nothing is nearer
     spec = SpecifierSet()
@@ -164,11 +167,11 @@ def _nearest(provider: Provider, roots: list[Req], fixed: list[Req], result: Res
     # rank above the greedy choice is tried.
     candidates = provider.matches(name, spec)
     versions = [c.version for c in candidates]
-    group = (chosen.from_source, _group(chosen.version, preferred))
+    group = (chosen.from_source, _group(chosen.version, pref))
     nearer: list[list[Version]] = []
     last = None
     for c in candidates:
-        g = (c.from_source, _group(c.version, preferred))
+        g = (c.from_source, _group(c.version, pref))
         if g == group or (g[0] == group[0] and g[1] > group[1]) or g[0] > group[0]:
             break
         if g == last:
@@ -201,9 +204,9 @@ def _within_era(result: Result, provider: Provider) -> bool:
     return True
 
 
-def _group(version: Version, preferred: str) -> tuple[Any, ...]:
+def _group(version: Version, preferred: Preferred) -> tuple[Any, ...]:
     """Candidates equally near the preference (one release line; the exact version alone)."""
-    return order_key(version, preferred)[:4]
+    return measure(version, preferred).rank
 
 
 def _group_requirement(name: str, members: list[Version], versions: list[Version]) -> Requirement:
@@ -308,9 +311,7 @@ def _dated(pins: list[Pin], mapping: dict[str, Candidate], provider: Provider) -
 
 def _python_pin(target: Target, pref: Preference | None) -> Pin:
     """The target interpreter as a pin; its distance compares minors (3.11 vs 3.11.7 is the same)."""
-    wanted = None
-    if pref is not None:
-        wanted = pref.version if is_range(pref.version) else ".".join(pref.version.split(".")[:2])
+    near = measure(Version(target.python), parse_preference(pref.version).series()) if pref is not None else None
     return Pin(
         name=PYTHON,
         version=target.python,
@@ -319,7 +320,8 @@ def _python_pin(target: Target, pref: Preference | None) -> Pin:
         reason=f"the target interpreter ({target.describe()})",
         preferred=pref.version if pref else None,
         evidence=pref.evidence if pref else None,
-        distance=describe(Version(target.python), wanted),
+        distance=str(near) if near is not None else None,
+        distance_kind=near.kind if near is not None else None,
     )
 
 
@@ -336,11 +338,11 @@ def _pin(cand: Candidate, infos: Iterable[RequirementInformation[Req, Candidate]
         why.append("needed to load the model (" + "; ".join(f"{r.requirement}: {r.reason}" for r in top) + ")")
     elif via:
         why.append("dependency of " + ", ".join(via))
-    distance = why_not = None
+    near = why_not = None
     if pref is not None:
-        distance = describe(cand.version, pref.version)
-        why.append(f"preferred {pref.version} ({pref.evidence}: {pref.reason}); chose {cand.version}: {distance}")
-        if distance not in ("exact", "same series", "within the training range"):
+        near = measure(cand.version, pref.version)
+        why.append(f"preferred {pref.version} ({pref.evidence}: {pref.reason}); chose {cand.version}: {near}")
+        if not near.as_preferred:
             why_not = _why_not(pref, cand, reqs, provider)
             why.append("preferred version unusable: " + why_not)
     else:
@@ -354,20 +356,22 @@ def _pin(cand: Candidate, infos: Iterable[RequirementInformation[Req, Candidate]
         top_level=bool(top),
         preferred=pref.version if pref else None,
         evidence=pref.evidence if pref else None,
-        distance=distance,
+        distance=str(near) if near is not None else None,
         why_not_preferred=why_not,
         rule_ids=rule_ids,
         from_source=cand.from_source,
+        distance_kind=near.kind if near is not None else None,
     )
 
 
 def _why_not(pref: Preference, cand: Candidate, reqs: list[Req], provider: Provider) -> str:
     # A requirement of this environment that excludes the preference comes first: it holds
     # whatever the index has, while rejections depend on which versions the search looked at.
-    if not is_range(pref.version) and (advisory := avoided_by(provider.avoid, cand.package, Version(pref.version))):
+    preferred = parse_preference(pref.version)
+    if not isinstance(preferred, Range) and (advisory := avoided_by(provider.avoid, cand.package, preferred.version)):
         return f"{pref.version} is affected by {advisory}, which is about what this file holds (the nearest fixed release was preferred)"
-    if is_range(pref.version):
-        spec = SpecifierSet(pref.version)
+    if isinstance(preferred, Range):
+        spec = preferred.specifier
         for r in reqs:
             if is_empty(r.requirement.specifier & spec):
                 return r.describe()
@@ -375,16 +379,15 @@ def _why_not(pref: Preference, cand: Candidate, reqs: list[Req], provider: Provi
             if spec.contains(version, prereleases=True):
                 return f"{version}: {why}"
         return f"no installable version in {pref.version} fits the rest of this environment"
-    wanted = Version(pref.version)
-    exact = len(wanted.release) >= 3
+    wanted = preferred.version
     for r in reqs:
         if not r.requirement.specifier.contains(wanted, prereleases=True):
             return r.describe()
     rejected = provider.rejections.by_name.get(cand.package, {})
     for version, why in sorted(rejected.items(), reverse=True):
-        if (version == wanted) if exact else (version.release[:2] == wanted.release[:2]):
+        if preferred.matches(version):
             return f"{version}: {why}"
     versions = provider._versions(canonicalize_name(cand.name))  # the distribution actually on the index
-    if not any((v == wanted) if exact else (v.release[:2] == wanted.release[:2]) for v in versions):
+    if not any(preferred.matches(v) for v in versions):
         return f"{pref.version} is not on the index"
     return "it conflicts with the rest of this environment"
