@@ -20,10 +20,9 @@ from collections.abc import Sequence
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
 
 from ..constants import KEY_PACKAGES
-from ..smoke.run import pins_in_lock
+from ..smoke.run import pinned_satisfies, pins_in_lock
 from ..solve.many import steps
 from ..target import Target
 from .fleet import ModelRow, PlanNeeds, Proposal
@@ -39,16 +38,9 @@ def serves(plan: PlanNeeds, pins: dict[str, str], target: Target) -> bool:
             return False
         if req.marker is not None and not req.marker.evaluate(markers):
             continue
-        name = str(canonicalize_name(req.name))
-        if name == "python":
+        if canonicalize_name(req.name) == "python":
             continue  # the model's own cell solved on this target: its Python constraints hold
-        version = pins.get(name)
-        if version is None:
-            return False
-        try:
-            if not req.specifier.contains(Version(version), prereleases=True):
-                return False
-        except InvalidVersion:
+        if not pinned_satisfies(req, pins):
             return False
     return True
 

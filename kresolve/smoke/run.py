@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
@@ -122,18 +123,21 @@ def pins_in_lock(text: str) -> dict[str, str]:
     return {str(canonicalize_name(pin.name)): pin.version for pin in locked_pins(text)}
 
 
+def pinned_satisfies(req: Requirement, pins: dict[str, str]) -> bool:
+    """Whether `pins` (name -> locked version) hold a version of `req`'s package inside its
+    specifier; markers are the caller's business (no install needed)."""
+    version = pins.get(canonicalize_name(req.name))
+    if version is None:
+        return False
+    try:
+        return req.specifier.contains(Version(version), prereleases=True)
+    except InvalidVersion:
+        return False
+
+
 def route_fits(route: Route, pins: dict[str, str]) -> bool:
     """Whether the locked pins satisfy every requirement of `route` (no install needed)."""
-    for req in route.requires:
-        version = pins.get(canonicalize_name(req.name))
-        if version is None:
-            return False
-        try:
-            if not req.specifier.contains(Version(version), prereleases=True):
-                return False
-        except InvalidVersion:
-            return False
-    return True
+    return all(pinned_satisfies(req, pins) for req in route.requires)
 
 
 def attempts_for(chosen: Attempt, routes: list[Route], pins: dict[str, str]) -> tuple[Attempt, ...]:
