@@ -15,6 +15,14 @@ Run on demand (not part of the test suite; needs the package index once, ~1 GB o
    worker process) and the median of `--warm` further calls; then `tf.keras.models.load_model`
    in the TF environment, `--loads` times in one process after importing TensorFlow (median).
 Prints the file size and the timings side by side.
+
+    .venv/bin/python bench/bench_inspect.py first [--rounds 5]
+
+The first HDF5 inspect of a process (the HDF5 reader process's start), min / median / max over
+the rounds: `python -m kresolve inspect` of the tf215-h5 fixture minus the same command on a
+non-HDF5 model (the tf215-keras-zip fixture: the same modules, no reader process), per pair, wall
+and CPU; and in one process, the time from the first `inspect` call to its result, cold (nothing
+started before) and after `prestart_for` plus the CLI's imports (what `lock`/`inspect` do).
 """
 
 from __future__ import annotations
@@ -27,13 +35,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kresolve import api
-from kresolve.index import Cache, read_pip_config
-from kresolve.smoke.envs import build_env
+from _stats import PYTHON, Series, fmt, run
+
+if TYPE_CHECKING:
+    from kresolve.index import Cache
 
 FIXTURE = ROOT / "tests" / "fixtures" / "models" / "tf215-h5" / "model.h5"
 MODEL_NAME = "dense-1gb.h5"
@@ -77,6 +87,10 @@ print(json.dumps({"import_s": imported, "load_s": times, "tensorflow": tf.__vers
 
 
 def tf_interpreter(cache: Cache) -> Path:
+    from kresolve import api
+    from kresolve.index import read_pip_config
+    from kresolve.smoke.envs import build_env
+
     with tempfile.TemporaryDirectory(prefix="kresolve-bench-") as tmp:
         result = api.lock(FIXTURE, out_dir=tmp, smoke=False, cache=cache)
         pins = {pin.name: pin.version for pin in result.environment.pins}
@@ -102,11 +116,56 @@ def ensure_model(python: Path, cache: Cache) -> Path:
     return path
 
 
+NOT_H5 = ROOT / "tests" / "fixtures" / "models" / "tf215-keras-zip" / "model.keras"
+
+FIRST = """
+import sys, time
+path, prestarted = sys.argv[1], sys.argv[2] == "prestarted"
+if prestarted:  # what `kresolve lock`/`inspect` do first: start the reader, then import the CLI
+    from kresolve.artifact.h5worker import prestart_for
+    prestart_for(path)
+    import kresolve.cli
+from kresolve.artifact import inspect
+start = time.perf_counter()
+inspect(path)
+print(time.perf_counter() - start)
+"""
+
+
+def first_figures(rounds: int) -> list[str]:
+    """The first HDF5 inspect of a process: as a CLI process (minus a non-HDF5 inspect) and in-process."""
+    h5, other = Series(), Series()
+    for _ in range(rounds):
+        h5.add(run([PYTHON, "-m", "kresolve", "inspect", str(FIXTURE)]))
+        other.add(run([PYTHON, "-m", "kresolve", "inspect", str(NOT_H5)]))
+    extra = [a - b for a, b in zip(h5.seconds, other.seconds, strict=True)]
+    extra_cpu = [a - b for a, b in zip(h5.cpu, other.cpu, strict=True)]
+    rows = [f"`kresolve inspect` HDF5 {fmt(h5.seconds)}, non-HDF5 {fmt(other.seconds)}",
+            f"  HDF5 minus non-HDF5, per pair: wall {fmt(extra, 'ms', 1000)}"
+            + (f", cpu {fmt(extra_cpu, 'ms', 1000)}" if extra_cpu else "")]
+    for mode, words in (("cold", "nothing started before"), ("prestarted", "after prestart_for + the CLI's imports")):
+        firsts = []
+        for _ in range(rounds):
+            proc = subprocess.run([PYTHON, "-c", FIRST, str(FIXTURE), mode], capture_output=True, text=True, check=True)
+            firsts.append(float(proc.stdout.split()[-1]))
+        rows.append(f"  in-process, first inspect call to result, {words}: {fmt(firsts, 'ms', 1000)}")
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
+    args_list = sys.argv[1:] if argv is None else argv
+    if args_list[:1] == ["first"]:
+        parser = argparse.ArgumentParser(description="the first HDF5 inspect of a process")
+        parser.add_argument("--rounds", type=int, default=5, help="runs per figure (at least 5 for the report)")
+        for row in first_figures(parser.parse_args(args_list[1:]).rounds):
+            print(row)
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--warm", type=int, default=20, help="warm inspect calls (median)")
     parser.add_argument("--loads", type=int, default=3, help="load_model calls (median)")
-    args = parser.parse_args(argv)
+    args = parser.parse_args(args_list)
+
+    from kresolve.index import Cache
 
     cache = Cache()
     python = tf_interpreter(cache)

@@ -20,75 +20,14 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = ROOT / "tests" / "fixtures" / "models"
+from _stats import FIXTURES, PYTHON, ROOT, Run, Series, fmt, pair_rows, run, uv_binary
+
 MODELS = {"tf215-h5": "model.h5", "tf215-savedmodel": "model", "keras3-zip": "model.keras"}
-PYTHON = sys.executable
-
-
-@dataclass
-class Run:
-    seconds: float
-    max_rss_mb: float | None  # None where the platform gives no per-child figure
-    cpu: float | None = None  # user + system seconds of the process (POSIX), steadier than wall on a busy machine
-
-
-@dataclass
-class Series:
-    runs: list[Run] = field(default_factory=list)
-
-    def add(self, run: Run) -> None:
-        self.runs.append(run)
-
-    @property
-    def seconds(self) -> list[float]:
-        return [r.seconds for r in self.runs]
-
-    @property
-    def cpu(self) -> list[float]:
-        return [r.cpu for r in self.runs if r.cpu is not None]
-
-    def peak_mb(self) -> float | None:
-        known = [r.max_rss_mb for r in self.runs if r.max_rss_mb is not None]
-        return max(known) if known else None
-
-
-def run(cmd: Sequence[str], env: dict[str, str] | None = None) -> Run:
-    """Wall time of one process (and its peak RSS where os.wait4 exists); fails loudly."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(list(cmd), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    rss = cpu = None
-    if hasattr(os, "wait4"):
-        assert proc.stderr is not None
-        err = proc.stderr.read()
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        # ru_maxrss: kilobytes on Linux, bytes on macOS.
-        rss = usage.ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
-        cpu = usage.ru_utime + usage.ru_stime
-    else:
-        _, err = proc.communicate()
-        seconds = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err.decode(errors='replace')[-2000:]}")
-    return Run(seconds, rss, cpu)
-
-
-def uv_binary() -> str:
-    found = shutil.which("uv", path=str(Path(PYTHON).parent)) or shutil.which("uv")
-    if not found:
-        raise SystemExit("uv not found (pip install uv into this environment)")
-    return found
 
 
 def kresolve_lock(model: Path, out: Path, cache: Path, offline: bool) -> list[str]:
@@ -104,26 +43,6 @@ def uv_compile(requirements: Path, out: Path, cache: Path, offline: bool) -> lis
 
 def with_cache(cache: Path) -> dict[str, str]:
     return {**os.environ, "KRESOLVE_CACHE_DIR": str(cache)}
-
-
-def fmt(values: list[float], unit: str = "s", scale: float = 1.0) -> str:
-    v = [x * scale for x in values]
-    digits = 3 if unit == "s" else 2
-    return f"{min(v):.{digits}f} / {statistics.median(v):.{digits}f} / {max(v):.{digits}f} {unit}"
-
-
-def pair_rows(name: str, ours: Series, theirs: Series) -> list[str]:
-    ratios = [a / b for a, b in zip(ours.seconds, theirs.seconds, strict=True)]
-    peak, uv_peak = ours.peak_mb(), theirs.peak_mb()
-    mem = f"{peak:.0f} MB" if peak is not None else "n/a"
-    uv_mem = f"{uv_peak:.0f} MB" if uv_peak is not None else "n/a"
-    rows = [(f"{name:14} wall kresolve {fmt(ours.seconds):28} uv {fmt(theirs.seconds):28} "
-            f"ratio {min(ratios):.2f} / {statistics.median(ratios):.2f} / {max(ratios):.2f}x   peak {mem} (uv {uv_mem})")]
-    if ours.cpu and theirs.cpu:
-        cpu_ratios = [a / b for a, b in zip(ours.cpu, theirs.cpu, strict=True)]
-        rows.append(f"{'':14} cpu  kresolve {fmt(ours.cpu):28} uv {fmt(theirs.cpu):28} "
-                    f"ratio {min(cpu_ratios):.2f} / {statistics.median(cpu_ratios):.2f} / {max(cpu_ratios):.2f}x")
-    return rows
 
 
 def lock_figures(model: Path, rounds: int, cold: bool, cache: Path | None) -> list[str]:

@@ -7,7 +7,9 @@ import json
 import os
 import sys
 import traceback
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from rich.console import Console
 from rich.markup import escape as esc
@@ -15,17 +17,29 @@ from rich.table import Table
 from rich.text import Text
 
 from . import __version__, api
+from .artifact.facts import ModelFacts
 from .constants import SHOWN_PACKAGES
 from .errors import BadInput, ErrorKind, KresolveError, SmokeFailed
 from .progress import PlainProgress, Progress, RichProgress, Stage
 from .report import environment_json, facts_json, refusal_json, smoke_json, training_json
-from .rules.db import LOADERS, load_rules
+from .rules.advisories import describe as describe_advisory
+from .rules.db import LOADERS
+from .rules.infer import TrainingEnv
 from .scan.cli import add_parser as _scan_parser  # kresolve scan and lock A B C: arguments and rendering
 from .scan.cli import run as _scan_command  # light: scan.cli imports the scan machinery when a scan runs
+from .session import Session
+from .smoke.status import SmokeStatus
 from .solve.distance import DistanceKind
 from .target import DEFAULT_GLIBC, DEFAULT_MACOS, PYTHON_MINORS, UV_MACOS, platform_words
 
+if TYPE_CHECKING:  # types only: the index and smoke modules load where a command uses them
+    from .index import IndexConfig
+    from .smoke.run import SmokeResult
+
 out = Console(highlight=False)
+
+
+_SMOKE_COLOUR = {SmokeStatus.PASSED: "green", SmokeStatus.FAILED: "red", SmokeStatus.SKIPPED: "yellow"}
 
 
 def _row(table: Table, *cells: object) -> None:
@@ -62,14 +76,15 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
 class _Platforms(argparse.Action):
     """`-p linux-64 -p osx-arm64`: every platform into `platforms`, the first is `platform`."""
 
-    def __call__(self, parser, namespace, values, option_string=None):
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: str | Sequence[Any] | None, option_string: str | None = None) -> None:
         found = [*(getattr(namespace, "platforms", None) or []), values]
         namespace.platforms, namespace.platform = found, found[0]
 
@@ -226,7 +241,7 @@ def fill_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
-def _render_facts(facts) -> None:
+def _render_facts(facts: ModelFacts) -> None:
     table = Table(title=f"[bold]{facts.path}[/]", show_header=False, title_justify="left")
     table.add_column(style="cyan")
     table.add_column()
@@ -253,7 +268,7 @@ def _render_facts(facts) -> None:
     out.print(table)
 
 
-def _render_training(training) -> None:
+def _render_training(training: TrainingEnv) -> None:
     table = Table(title="Inferred training environment", title_justify="left")
     for col in ("package", "range", "preferred", "confidence", "because"):
         table.add_column(col, overflow="fold")
@@ -288,9 +303,9 @@ def _render_lock(result: api.LockResult) -> None:
     if env.cutoff is not None:
         out.print(f"[bold]Era cut-off[/] {esc(env.cutoff.describe())}")
     pinned = {p.name: p.version for p in env.pins}
-    for comp in result.report.get("companions", []):
-        version = f" {pinned[comp['package']]}" if comp["package"] in pinned else ""
-        out.print(f"[bold]Added[/] {esc(comp['package'])}{esc(version)}: {esc(comp['reason'])} [dim](rule {esc(comp['rule'])})[/]")
+    for comp in result.report.companions:
+        version = f" {pinned[comp.package]}" if comp.package in pinned else ""
+        out.print(f"[bold]Added[/] {esc(comp.package)}{esc(version)}: {esc(comp.reason)} [dim](rule {esc(comp.rule_id)})[/]")
     table = Table(title=f"Pins for {env.target.describe()}", title_justify="left")
     for col in ("package", "version", "training", "distance", "why"):
         table.add_column(col, overflow="fold")
@@ -307,14 +322,14 @@ def _render_lock(result: api.LockResult) -> None:
             why += f"; training version not used: {pin.why_not_preferred}"
         if pin.from_source:
             why += "; built from source at install time (its sdist: no wheel of it is used here)"
-        _row(table, pin.name, pin.version, pin.preferred or "", pin.distance or "", why)
+        _row(table, pin.name, pin.version, pin.preferred or "", pin.distance_text or "", why)
     out.print(table)
     others = len(env.pins) - (len(shown) - 1)
-    exact = sum(1 for p in env.pins if p.distance_kind is DistanceKind.EXACT)
+    exact = sum(1 for p in env.pins if p.distance is not None and p.distance.kind is DistanceKind.EXACT)
     if others:
         out.print(f"[dim]+ {others} more pins ({exact} of all {len(env.pins)} exactly as in training); every reason is in {api.REPORT}[/]")
-    for advisory in result.report.get("advisories", []):
-        out.print(f"[bold red]advisory[/] {esc(advisory['line'])} [dim]({esc(advisory['source'])})[/]")
+    for advisory in result.report.advisories:
+        out.print(f"[bold red]advisory[/] {esc(describe_advisory(advisory))} [dim]({esc(advisory.advisory.source)})[/]")
     if result.formats is not None and result.formats.because:
         out.print(f"[bold]Formats[/] {esc(result.formats.describe())}")
     for path in result.files:
@@ -325,13 +340,13 @@ def _render_lock(result: api.LockResult) -> None:
     if smoke is None:
         out.print("[bold]Smoke test[/] not run (--no-smoke)")
     else:
-        colour = {"passed": "green", "failed": "red", "skipped": "yellow"}[smoke.status]
+        colour = _SMOKE_COLOUR[smoke.status]
         out.print(f"[bold]Smoke test[/] [{colour}]{esc(str(smoke.status))}[/]: {esc(str(smoke.reason))}"
                   + (f" [dim]({smoke.seconds:.0f}s, env {'reused' if smoke.env_reused else 'built'})[/]" if smoke.env_dir else ""))
         _render_smoke_details(smoke)
 
 
-def _render_smoke_details(smoke) -> None:
+def _render_smoke_details(smoke: SmokeResult) -> None:
     """Which loader proved it, the probe rules, per-output diffs, the loaders that failed."""
     if smoke.passed:
         out.print(f"  loader: [bold]{esc(smoke.loader)}[/]" + (f" (route {esc(smoke.route_id)})" if smoke.route_id else ""))
@@ -349,17 +364,14 @@ def _render_smoke_details(smoke) -> None:
         out.print(f"  [dim]isolation: {esc(smoke.isolation)}[/]")
 
 
-def _inspect(args) -> int:
+def _inspect(args: argparse.Namespace, session: Session) -> int:
     """Each MODEL may be a model or a directory of models: every one is reported, good or refused."""
-    from .artifact import inspect_all
-
-    rules = load_rules()
-    results = [(path, found) for m in args.models for path, found in inspect_all(m)]
+    results = [(path, found) for m in args.models for path, found in session.inspect_all(m)]
     refused = [(p, f) for p, f in results if isinstance(f, KresolveError)]
     if args.json:
         payload = [
             refusal_json(p, f) if isinstance(f, KresolveError)
-            else facts_json(f) | {"training_env": training_json(api.infer_training_env(f, rules))}
+            else facts_json(f) | {"training_env": training_json(session.infer(f))}
             for p, f in results
         ]
         print(json.dumps(payload[0] if len(payload) == 1 and not refused else payload, indent=2))
@@ -369,15 +381,13 @@ def _inspect(args) -> int:
                 _error(f"kresolve: error: {found}")
             else:
                 _render_facts(found)
-                _render_training(api.infer_training_env(found, rules))
+                _render_training(session.infer(found))
         if len(results) > 1:
             out.print(f"{len(results)} models: {len(results) - len(refused)} read, {len(refused)} refused")
     return 2 if refused else 0
 
 
-def _diagnose(args) -> int:
-    from .diagnose import diagnose
-
+def _diagnose(args: argparse.Namespace, session: Session) -> int:
     if args.file:
         try:
             text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8", "replace")
@@ -387,13 +397,13 @@ def _diagnose(args) -> int:
         text = args.text
     else:
         raise BadInput("diagnose needs the error text as an argument or --file FILE")
-    installed = {}
+    installed: dict[str, str] = {}
     for item in args.installed:
         name, sep, version = item.partition("==")
         if not sep or not name or not version:
             raise BadInput(f"--installed {item!r}: expected NAME==VERSION")
         installed[name] = version
-    found = diagnose(text, load_rules(), installed or None)
+    found = session.diagnose(text, installed or None)
     if args.json:
         print(json.dumps([d.as_dict() for d in found], indent=2))
         return 0 if found else 1
@@ -410,13 +420,11 @@ def _diagnose(args) -> int:
     return 0
 
 
-def _explain(args) -> int:
-    result = api.explain(args.model, python=args.python, platform=args.platform, policy=args.policy,
-                         requirements=tuple(args.requirement), offline=args.offline, gpu=args.gpu,
-                         cuda_driver=args.cuda_driver, only_binary=tuple(args.only_binary),
-                         no_binary=tuple(args.no_binary), exclude_newer=args.exclude_newer,
-                         index_config=_index_config(args), glibc=args.glibc, macos=args.macos, progress=_progress(args))
-    rules = load_rules()
+def _explain(args: argparse.Namespace, session: Session) -> int:
+    result = session.explain(args.model, python=args.python, platform=args.platform,
+                             requirements=tuple(args.requirement), gpu=args.gpu, cuda_driver=args.cuda_driver,
+                             exclude_newer=args.exclude_newer, glibc=args.glibc, macos=args.macos)
+    rules = session.rules  # the rules the solve used, read once
     if args.json:
         payload = {"facts": facts_json(result.facts), "training_env": training_json(result.training),
                    "environment": environment_json(result.environment) if result.environment else None,
@@ -447,19 +455,18 @@ def _explain(args) -> int:
             rule = rules.by_id(rid)
             sources.append(f"{rid} ({rule.source})" if rule else rid)
         reason = pin.reason + ("; built from source: its sdist is locked (no wheel for this target)" if pin.from_source else "")
-        _row(table, pin.name, pin.version, pin.distance or "", reason, "\n".join(sources))
+        _row(table, pin.name, pin.version, pin.distance_text or "", reason, "\n".join(sources))
     out.print(table)
     return 0
 
 
-def _rules(args) -> int:
-    from .rules.check import check_rules
-    from .rules.show import rules_about
-
-    rules = load_rules()
+def _rules(args: argparse.Namespace, session: Session) -> int:
+    rules = session.rules
     if args.rules_command == "check":
-        findings = check_rules(rules, Path(rules.root).parent)
-        errors = [f for f in findings if f.level == "error"]
+        from .rules.check import Level
+
+        findings = session.rules_check()
+        errors = [f for f in findings if f.level is Level.ERROR]
         if args.json:
             print(json.dumps({"rules": rules.count, "findings": [f.__dict__ | {"rule_ids": list(f.rule_ids)} for f in findings]}, indent=2))
         else:
@@ -468,15 +475,8 @@ def _rules(args) -> int:
             out.print(f"{rules.count} rules from {rules.root}: {len(errors)} errors, {len(findings) - len(errors)} warnings")
         return 2 if errors else 0
     if args.rules_command == "verify":
-        return _verify(rules, args)
-    if args.version is not None:
-        from packaging.version import InvalidVersion, Version
-
-        try:
-            Version(args.version)
-        except InvalidVersion:
-            raise BadInput(f"rules show {args.package} {args.version}: not a version (PEP 440, e.g. 2.15.1)") from None
-    lines = rules_about(rules, args.package, args.version)
+        return _verify(args, session)
+    lines = session.rules_show(args.package, args.version)
     if args.json:
         print(json.dumps([line.__dict__ for line in lines], indent=2))
         return 0
@@ -492,14 +492,11 @@ def _rules(args) -> int:
     return 0
 
 
-def _install(args) -> int:
-    from .index import Cache
-    from .install import Outcome, install, prefix_for
+def _install(args: argparse.Namespace, session: Session) -> int:
+    from .install import Outcome
 
-    prefix = prefix_for(args.prefix, args.name)
-    done = install(args.lock, prefix, cache_dir=Cache().root / "conda-pkgs", python=args.install_python,
-                   index_config=_index_config(args), offline=args.offline)
-    lock = done.lock
+    done = session.install(args.lock, prefix=args.prefix, name=args.name, python=args.install_python)
+    prefix, lock = done.prefix, done.lock
     if args.json:
         print(json.dumps({"prefix": str(done.prefix), "outcome": done.outcome.value, "lock": str(lock.path),
                           "kind": lock.kind.value, "sha256": lock.digest, "conda_packages": len(lock.conda),
@@ -516,38 +513,22 @@ def _install(args) -> int:
     return 0
 
 
-def _verify(rules, args) -> int:
-    from packaging.utils import canonicalize_name
+def _verify(args: argparse.Namespace, session: Session) -> int:
+    from .rules.verify import BUGS, DisagreementKind
 
-    from .index import Cache, Index
-    from .rules.verify import BUGS, verify_rules
-
-    known = {canonicalize_name(c.when.name) for c in rules.constraints}
-    for package in args.packages:
-        if canonicalize_name(package) not in known:
-            raise BadInput(f"rules verify {package}: no constraint rule is about {package!r} "
-                           f"(rules exist for {len(known)} packages, e.g. {', '.join(sorted(known)[:6])})")
-    ids = {c.id for c in rules.constraints}
-    for rule_id in args.rule:
-        if rule_id not in ids:
-            raise BadInput(f"rules verify --rule {rule_id}: no constraint rule has this id (see kresolve rules show PKG)")
-    index = Index(_index_config(args), Cache(), offline=args.offline, progress=_progress(args))
-    try:
-        found = verify_rules(rules, index, args.packages, args.rule)
-    finally:
-        index.close()
+    found = session.rules_verify(args.packages, args.rule)
     bugs = [d for d in found if d.kind in BUGS]
     if args.json:
         print(json.dumps([d.__dict__ for d in found], indent=2))
     else:
         for d in found:
             out.print(f"{d.kind}: {d.rule_id} ({d.release}): {d.detail}", markup=False)
-        kinds = ", ".join(f"{sum(d.kind == k for d in found)} {k}" for k in ("looser", "contradicts", "stricter", "weaker", "unverifiable"))
+        kinds = ", ".join(f"{sum(d.kind is k for d in found)} {k}" for k in DisagreementKind)
         out.print(f"{len(found)} disagreements with the index: {kinds}")
     return 1 if bugs else 0
 
 
-def _index_config(args):
+def _index_config(args: argparse.Namespace) -> IndexConfig:
     """pip.conf / PIP_* first, then this command line's index flags over them, as pip does."""
     from urllib.parse import urlparse
 
@@ -573,7 +554,7 @@ def _index_config(args):
     return config
 
 
-def _progress(args) -> Progress | None:
+def _progress(args: argparse.Namespace) -> Progress | None:
     """Progress on stderr: live on a terminal, plain lines otherwise, nothing under -q."""
     if getattr(args, "quiet", False):
         return None
@@ -590,51 +571,48 @@ def _fail(as_json: bool, message: str, kind: ErrorKind, code: int, prefix: str =
     return code
 
 
-def _lock(args) -> int:
+def _lock(args: argparse.Namespace) -> int:
     if len(args.model) > 1:
         from .scan.cli import lock_many
 
         return lock_many(args, out)
     args.model = args.model[0]
-    result = api.lock(
-        args.model, python=args.python, platform=args.platform, out_dir=Path(args.output),
-        smoke=not args.no_smoke, trust_model=args.trust_model, offline=args.offline,
-        requirements=tuple(args.requirement), custom_objects=tuple(args.custom_objects),
-        code_paths=tuple(args.code_path), policy=args.policy, gpu=args.gpu, cuda_driver=args.cuda_driver,
-        only_binary=tuple(args.only_binary), no_binary=tuple(args.no_binary),
-        exclude_newer=args.exclude_newer, formats=args.formats,
-        index_config=_index_config(args), glibc=args.glibc, macos=args.macos, dry_run=args.dry_run,
-        progress=_progress(args), platforms=tuple(args.platforms), channels=tuple(args.channels),
-        template=args.template,
-    )
+    with session_from(args) as session:
+        result = session.lock(
+            args.model, python=args.python, platform=args.platform, out_dir=Path(args.output),
+            smoke=not args.no_smoke, trust_model=args.trust_model,
+            requirements=tuple(args.requirement), custom_objects=tuple(args.custom_objects),
+            code_paths=tuple(args.code_path), gpu=args.gpu, cuda_driver=args.cuda_driver,
+            exclude_newer=args.exclude_newer, formats=args.formats, glibc=args.glibc, macos=args.macos,
+            dry_run=args.dry_run, platforms=tuple(args.platforms), channels=tuple(args.channels),
+            template=args.template,
+        )
     if args.json:
-        print(json.dumps(result.report, indent=2))
+        print(json.dumps(result.report.to_json(), indent=2))
     elif args.quiet:
         for warning in result.warnings:
             _error(f"kresolve: warning: {warning}")
     else:
         _render_lock(result)
         if args.dry_run:
-            out.print("[bold]Dry run[/]: nothing written, no smoke test (" + ", ".join(result.report["formats"]["chosen"])
+            out.print("[bold]Dry run[/]: nothing written, no smoke test (" + ", ".join(f.value for f in result.report.formats.formats)
                       + f" would go to {esc(str(args.output))})")
     return 0
 
 
-def _smoke(args) -> int:
-    result = api.smoke(args.model, args.lock, loader=args.loader, trust_model=args.trust_model,
-                       custom_objects=tuple(args.custom_objects), code_paths=tuple(args.code_path),
-                       index_config=_index_config(args), progress=_progress(args))
+def _smoke(args: argparse.Namespace, session: Session) -> int:
+    result = session.smoke(args.model, args.lock, loader=args.loader, trust_model=args.trust_model,
+                           custom_objects=tuple(args.custom_objects), code_paths=tuple(args.code_path))
     if args.json:
         print(json.dumps(smoke_json(result), indent=2))
     else:
-        colour = {"passed": "green", "failed": "red", "skipped": "yellow"}[result.status]
-        out.print(f"[bold]Smoke test[/] [{colour}]{result.status}[/]: {esc(result.reason)}")
+        out.print(f"[bold]Smoke test[/] [{_SMOKE_COLOUR[result.status]}]{result.status}[/]: {esc(result.reason)}")
         _render_smoke_details(result)
     # Asked for a smoke test and none ran (e.g. Lambda layers without --trust-model): usage.
-    return {"passed": 0, "failed": 3, "skipped": 2}[result.status]
+    return {SmokeStatus.PASSED: 0, SmokeStatus.FAILED: 3, SmokeStatus.SKIPPED: 2}[result.status]
 
 
-def _capture(args) -> int:
+def _capture(args: argparse.Namespace) -> int:
     from .capture import run_capture
 
     done = run_capture(args.model, args.output, trust=args.trust_model, timeout=args.timeout,
@@ -645,8 +623,39 @@ def _capture(args) -> int:
     return 0
 
 
-COMMANDS = {"inspect": _inspect, "lock": _lock, "smoke": _smoke, "capture": _capture, "diagnose": _diagnose,
-            "explain": _explain, "rules": _rules, "install": _install, "scan": lambda args: _scan_command(args, out)}
+def _scan(args: argparse.Namespace) -> int:
+    return _scan_command(args, out)
+
+
+# Commands that share one Session (built from their arguments by session_from, closed after);
+# lock builds its own (several models go to scan.cli.lock_many), capture and scan need none.
+SESSION_COMMANDS: dict[str, Callable[[argparse.Namespace, Session], int]] = {
+    "inspect": _inspect, "smoke": _smoke, "diagnose": _diagnose, "explain": _explain, "rules": _rules,
+    "install": _install}
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"lock": _lock, "capture": _capture, "scan": _scan}
+
+
+def _run_command(args: argparse.Namespace) -> int | None:
+    """The command's exit code; None for a command kresolve does not have."""
+    if args.command in SESSION_COMMANDS:
+        with session_from(args) as session:
+            return SESSION_COMMANDS[args.command](args, session)
+    command = COMMANDS.get(args.command)
+    return None if command is None else command(args)
+
+
+PROGRESS_COMMANDS = ("lock", "explain", "smoke", "rules")  # the commands that show stages (rules: verify)
+
+
+def session_from(args: argparse.Namespace, progress: bool = True) -> Session:
+    """The command's Session: its index flags (pip.conf and PIP_* under them), --offline, the
+    progress sink (`progress=False`: none), --policy and pip's --only-binary/--no-binary, where
+    the command has them."""
+    shown = progress and args.command in PROGRESS_COMMANDS
+    return Session(index_config=_index_config(args) if hasattr(args, "index_url") else None,
+                   offline=bool(getattr(args, "offline", False)), progress=_progress(args) if shown else None,
+                   policy=getattr(args, "policy", None), only_binary=tuple(getattr(args, "only_binary", ())),
+                   no_binary=tuple(getattr(args, "no_binary", ())))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -664,10 +673,10 @@ def run(args: argparse.Namespace) -> int:
     as_json = bool(getattr(args, "json", False))
     out.quiet = bool(getattr(args, "quiet", False))  # tables and results; errors and warnings still show
     try:
-        command = COMMANDS.get(args.command)
-        if command is None:
+        code = _run_command(args)
+        if code is None:
             return _fail(as_json, f"unknown command {args.command!r}", ErrorKind.USAGE, 2)
-        return command(args)
+        return code
     except SmokeFailed as exc:
         return _fail(as_json, str(exc), exc.error_kind, exc.exit_code, prefix="kresolve: ")
     except KresolveError as exc:

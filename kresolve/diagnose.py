@@ -197,3 +197,15 @@ def render_diagnoses(diagnoses: Iterable[Diagnosis], limit: int | None = None) -
         rest = len(diagnoses) - len(shown)
         lines.append(f"... and {rest} more known cause{'s' if rest != 1 else ''} (kresolve diagnose)")
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class KnownCauses:
+    """`diagnose` bound to one rules DB, rendered: what a failed smoke test appends to its reason.
+    The caller's rules travel with it (a plain value: scan pickles it into its child processes)."""
+
+    db: RulesDB
+    limit: int = 2
+
+    def __call__(self, text: str, installed: Mapping[str, str]) -> str:
+        return render_diagnoses(diagnose(text, self.db, installed), limit=self.limit)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -15,15 +16,22 @@ from packaging.version import Version
 from .errors import BadInput
 
 
+class PolicyKind(StrEnum):
+    """A policy section: `[[allow]]` keeps a package inside its range, `[[block]]` keeps it out."""
+
+    ALLOW = "allow"
+    BLOCK = "block"
+
+
 @dataclass(frozen=True)
 class PolicyRule:
-    kind: str  # "allow" | "block"
+    kind: PolicyKind
     package: str  # canonical name, or "python"
     versions: SpecifierSet
     reason: str
 
     def describe(self, policy: str) -> str:
-        verb = "allows only" if self.kind == "allow" else "blocks"
+        verb = "allows only" if self.kind is PolicyKind.ALLOW else "blocks"
         return f"policy {policy!r} {verb} {self.package}{self.versions} ({self.reason})"
 
 
@@ -40,7 +48,7 @@ class Policy:
             if rule.package != package:
                 continue
             inside = rule.versions.contains(version, prereleases=True)
-            if (rule.kind == "allow" and not inside) or (rule.kind == "block" and inside):
+            if (rule.kind is PolicyKind.ALLOW) != inside:  # outside an allow range, or inside a block range
                 return rule
         return None
 
@@ -58,8 +66,8 @@ def load_policy(path: str | Path) -> Policy:
         raise BadInput(f"{path}: unknown section(s) {', '.join(sorted(unknown))} (expected policy, allow, block, require)")
     name = (data.get("policy") or {}).get("name") or path.stem
     rules, requires = [], []
-    for kind in ("allow", "block"):
-        for i, entry in enumerate(data.get(kind, [])):
+    for kind in PolicyKind:
+        for i, entry in enumerate(data.get(kind.value, [])):
             where = f"{path}: [[{kind}]] #{i + 1}"
             if not isinstance(entry, dict) or not isinstance(entry.get("package"), str) or not isinstance(entry.get("versions"), str):
                 raise BadInput(f"{where}: needs 'package' and 'versions' strings")

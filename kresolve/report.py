@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from .artifact.facts import ModelFacts
 from .errors import KresolveError, UnsafeModel
 from .rules.advisories import PinAdvisory, describe
+from .rules.evidence import Evidence
 from .rules.infer import TrainingEnv
 from .solve.resolve import Environment, Pin
 
@@ -53,7 +54,7 @@ def pin_json(pin: Pin) -> dict[str, Any]:
         "top_level": pin.top_level,
         "preferred": pin.preferred,
         "evidence": pin.evidence,
-        "distance": pin.distance,
+        "distance": pin.distance_text,
         "why_not_preferred": pin.why_not_preferred,
         "via": list(pin.via),
         "rules": list(pin.rule_ids),
@@ -78,7 +79,7 @@ def environment_json(env: Environment) -> dict[str, Any]:
         },
         "skipped_routes": [{"id": rid, "why": why} for rid, why in env.skipped_routes],
         "env": env.env_vars,
-        "preferences": [dataclasses.asdict(p) for p in env.plan.preferences if p.evidence != "sidecar" or p.name in {x.name for x in env.pins} | {"python"}],
+        "preferences": [dataclasses.asdict(p) for p in env.plan.preferences if p.evidence is not Evidence.SIDECAR or p.name in {x.name for x in env.pins} | {"python"}],
         "python": pin_json(env.python),
         "accelerator": dataclasses.asdict(env.accelerator) | {"when": str(env.accelerator.when), "requires": [str(r) for r in env.accelerator.requires]}
         if env.accelerator else None,

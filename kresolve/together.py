@@ -11,10 +11,9 @@ from __future__ import annotations
 import json
 import shlex
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from . import __version__
 from .artifact import inspect
@@ -24,23 +23,23 @@ from .constants import REPORT_FILE as REPORT
 from .constants import REQUIREMENTS_FILE as REQUIREMENTS
 from .customcode import missing_custom_code
 from .customcode import refusal as custom_code_refusal
+from .diagnose import KnownCauses
 from .errors import BadInput, CustomCodeMissing, SmokeFailed
 from .index import Cache, Index, IndexConfig, read_pip_config
 from .lock import requirements_txt
 from .lock.output import Staging, refuse_foreign
-from .policy import load_policy
-from .report import environment_json, smoke_json
+from .lockreport import REPORT_MARKER, ManyInputs, ManyReport
+from .policy import Policy, load_policy
 from .rules.advisories import avoid_for
 from .rules.companions import match_companion
 from .rules.db import RulesDB, load_rules
 from .rules.infer import infer
 from .rules.plan import evidence_dates, plans_for
 from .smoke.run import Attempt, SmokeResult, attempts_for, smoke_test
+from .smoke.status import SmokeStatus
 from .solve.many import CoEnvironment, Member, co_resolve
 from .solve.resolve import solve
 from .target import make_target
-
-REPORT_MARKER = '"kresolve_report"'
 
 
 @dataclass(frozen=True)
@@ -49,7 +48,7 @@ class ManyLockResult:
     together: CoEnvironment
     files: tuple[Path, ...]
     smoke: tuple[tuple[str, SmokeResult], ...]  # (model, its smoke result) on this host
-    report: dict[str, Any]
+    report: ManyReport  # kresolve-report.json: `report.to_json()`
 
 
 def lock_many(
@@ -63,17 +62,19 @@ def lock_many(
     index_config: IndexConfig | None = None,
     cache: Cache | None = None,
     rules: RulesDB | None = None,
-    policy: str | Path | None = None,
+    policy: str | Path | Policy | None = None,
     command: str | None = None,
     custom_objects: tuple[str, ...] = (),
     code_paths: tuple[str, ...] = (),
+    index: Index | None = None,
 ) -> ManyLockResult:
-    """The nearest single environment that loads every model in `models` (see solve/many.py)."""
+    """The nearest single environment that loads every model in `models` (see solve/many.py).
+    `index`: an Index the caller keeps open (a kresolve.session.Session's); else one of its own."""
     if len(models) < 1:
         raise BadInput("lock needs at least one model")
     target = make_target(python, platform)
     rules = rules or load_rules()
-    approved = load_policy(policy) if policy else None
+    approved = policy if isinstance(policy, Policy) else load_policy(policy) if policy else None
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise BadInput(f"-o {out}: not a directory")
@@ -93,32 +94,18 @@ def lock_many(
     avoid = tuple(a for f in facts for a in avoid_for(f, rules))
     config = index_config or read_pip_config()
     cache = cache or Cache()
-    index = Index(config, cache, offline=offline)
+    shared = index or Index(config, cache, offline=offline)
     try:
-        together = co_resolve(members, lambda plans: solve(plans, target, index, rules, approved,
+        together = co_resolve(members, lambda plans: solve(plans, target, shared, rules, approved,
                                                            evidence_dates=dates, avoid=avoid))
     finally:
-        index.close()
+        if index is None:
+            shared.close()
     env = together.environment
     names = [str(m) for m in models]
     command = command or "kresolve lock " + shlex.join(sys.argv[2:] if sys.argv[1:2] == ["lock"] else names)
-    report = {
-        "kresolve_report": 1,
-        "kresolve_version": __version__,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "inputs": {"models": names, "command": command, "target": target.describe(), "indexes": list(config.urls),
-                   "rules": {"root": rules.root, "count": rules.count},
-                   "policy": {"name": approved.name, "path": approved.path} if approved else None},
-        "models": [{"model": m.name, "route": m.route_id, "loader": m.loader, "env": dict(m.env),
-                    "distance": m.distance,
-                    "pins": [{"name": n, "version": v, "preferred": p, "steps": s} for n, v, p, s in m.distances]}
-                   for m in together.members],
-        "together": {"total_distance": together.total, "worst_distance": together.worst,
-                     "combinations_tried": together.tried, "merged_preferences": list(together.merged)},
-        "environment": environment_json(env),
-        "lockfiles": [REQUIREMENTS],
-        "smoke": None,
-    }
+    inputs = ManyInputs(tuple(names), command, target.describe(), tuple(config.urls), rules.root, rules.count, approved)
+    report = ManyReport(__version__, datetime.now(UTC).isoformat(timespec="seconds"), inputs, together, (REQUIREMENTS,))
     staging = Staging(out)
     try:
         lock_path = staging.write(REQUIREMENTS, requirements_txt.render(env, ", ".join(names), command, __version__))
@@ -131,10 +118,11 @@ def lock_many(
                 attempts = attempts_for(chosen, [p.route for p in plans], pins)
                 results.append((member.name, smoke_test(f, lock_path, attempts, target, config, cache.root / "envs",
                                                         trust=trust_model, modules=custom_objects,
-                                                        paths=code_paths or ((".",) if custom_objects else ()))))
-            report["smoke"] = [{"model": name, **(smoke_json(r) or {})} for name, r in results]
-        staging.write(REPORT, json.dumps(report, indent=2) + "\n")
-        failed = [(name, r) for name, r in results if r.status == "failed"]
+                                                        paths=code_paths or ((".",) if custom_objects else ()),
+                                                        diagnoser=KnownCauses(rules))))
+            report = replace(report, smoke=tuple(results))
+        staging.write(REPORT, json.dumps(report.to_json(), indent=2) + "\n")
+        failed = [(name, r) for name, r in results if r.status is SmokeStatus.FAILED]
         if failed:
             kept = staging.keep_as("kresolve-failed")
             raise SmokeFailed(f"smoke test failed for {failed[0][0]} in the shared environment: {failed[0][1].reason} "

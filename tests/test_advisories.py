@@ -130,14 +130,14 @@ def test_lock_names_affected_pins_in_its_output_and_report(tmp_path, cache, caps
     model = FIXTURES / "keras3-custom-layer" / "model.keras"
     result = api.lock(model, python="3.11", platform="linux-64", out_dir=tmp_path / "out", smoke=False,
                       index_config=IndexConfig((repo / "simple").as_uri()), cache=cache, rules=load_rules(rules_dir))
-    ids = {entry["id"]: entry for entry in result.report["advisories"]}
+    ids = {entry["id"]: entry for entry in result.report.to_json()["advisories"]}
     assert set(ids) == {"GHSA-48g7-3x6r-xfhp", "GHSA-c9rc-mg46-23w3", "GHSA-xfhx-r7ww-5995", "GHSA-36fq-jgmw-4r9c",
                         "GHSA-36rr-ww3j-vrjv"}
     assert [i for i, e in ids.items() if e["about_this_file"]] == ["GHSA-48g7-3x6r-xfhp"]
     assert ids["GHSA-48g7-3x6r-xfhp"]["fixed"] == "3.9.0"
     assert "kresolve_fixture_layers" in ids["GHSA-48g7-3x6r-xfhp"]["about_this_file"]
     written = json.loads((tmp_path / "out" / api.REPORT).read_text())
-    assert written["advisories"] == result.report["advisories"]
+    assert written["advisories"] == result.report.to_json()["advisories"]
 
     from kresolve import cli
 

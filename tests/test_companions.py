@@ -15,7 +15,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from kresolve import api
-from kresolve.artifact.facts import CustomObject, ModelFacts, Sidecar
+from kresolve.artifact.facts import CustomObject, ModelFacts, ModelFormat, Sidecar
 from kresolve.index import Cache
 from kresolve.rules.check import SOURCE
 from kresolve.rules.companions import companion_needs, companion_packages, match_companion, provided_classes
@@ -32,7 +32,7 @@ def db():
 
 
 def _facts(*objs: CustomObject, sidecar: Sidecar | None = None) -> ModelFacts:
-    return ModelFacts(path="m.keras", format="keras-zip", format_detail="test", keras_version="2.15.0",
+    return ModelFacts(path="m.keras", format=ModelFormat.KERAS_ZIP, format_detail="test", keras_version="2.15.0",
                       custom_objects=objs, sidecar=sidecar)
 
 

@@ -15,7 +15,7 @@ import yaml
 from condachannel import Pkg, build_channel, standard_packages
 from localindex import make_wheel, write_simple_index
 
-from kresolve import api, cli
+from kresolve import api, cli, session
 from kresolve.conda.channels import CondaChannel, condarc_paths, read_settings, resolve_channels
 from kresolve.conda.solve import CondaSpec, conda_specs, solve_conda
 from kresolve.conda.virtual import cuda_for_driver, virtual_packages
@@ -141,7 +141,7 @@ def test_one_conda_lock_for_three_platforms_parsed_by_conda_lock(world, channel)
     numpy = next(p for p in result.environment.pins if p.name == "numpy")
     assert numpy.version == "1.26.4"
     assert "numpy==1.26.4: provided by conda package numpy 1.26.4 (pyhd8ed1ab_0" in numpy.reason
-    assert result.report["conda"]["win-64"]["specs"][0] == {"spec": "python 3.11.*", "reason": "the target Python 3.11"}
+    assert result.report.to_json()["conda"]["win-64"]["specs"][0] == {"spec": "python 3.11.*", "reason": "the target Python 3.11"}
 
 
 def test_gpu_target_of_a_line_without_nvidia_wheels_gets_cudatoolkit_and_cudnn_from_conda(world, tmp_path):
@@ -160,7 +160,7 @@ def test_gpu_target_of_a_line_without_nvidia_wheels_gets_cudatoolkit_and_cudnn_f
     assert linux["cudatoolkit"] == "11.8.0" and linux["cudnn"] == "8.6.0.163"
     assert "cudatoolkit" not in osx  # Apple silicon: Metal, from pip
     assert any(p.name == "tensorflow-metal" for p in lock.package if p.platform == "osx-arm64")
-    assert "__cuda=12.2=0" in result.report["conda"]["linux-64"]["virtual_packages"]
+    assert "__cuda=12.2=0" in result.report.to_json()["conda"]["linux-64"]["virtual_packages"]
     assert not any(p.name.startswith("__") for p in lock.package)  # virtual packages are not locked
 
 
@@ -177,7 +177,7 @@ def test_a_template_pin_that_conflicts_with_the_model_is_explained_exit_1(world,
 
 
 def test_cli_exit_codes_for_conda_failures(world, tmp_path, channel, capsys, monkeypatch):
-    monkeypatch.setattr(api, "load_rules", lambda: world["rules"])  # the test's one route, not rules/
+    monkeypatch.setattr(session, "load_rules", lambda: world["rules"])  # the test's one route, not rules/
     base = ["lock", str(MODEL), "--python", "3.11", "--no-smoke", "-o", str(world["out"]), "--format", "conda-lock",
             "--index-url", world["index_config"].urls[0], "-p", "linux-64"]
     # A template that is not one: exit 2, one line naming the file, nothing written.
@@ -341,7 +341,7 @@ def test_real_multi_platform_conda_lock_with_the_pip_side_from_the_real_index(tm
         assert pip["tensorflow"].version.startswith("2.15.")
         assert "numpy" in conda and "numpy" not in pip and not set(pip) & conda
         assert all(p.hash.sha256 and p.url.startswith("http") for p in pip.values())
-    assert result.report["inputs"]["platforms"] == list(PLATFORMS)
+    assert result.report.to_json()["inputs"]["platforms"] == list(PLATFORMS)
 
 
 def test_template_channels_are_used_without_c_and_one_platform_writes_environment_yml(world, channel):
@@ -350,8 +350,8 @@ def test_template_channels_are_used_without_c_and_one_platform_writes_environmen
     env = yaml.safe_load((world["out"] / "environment.yml").read_text())
     assert env["channels"] == [channel.as_uri(), "nodefaults"]
     assert "uvicorn=0.30.1=pyh31011fe_0" in env["dependencies"]
-    assert result.report["inputs"]["channels"] == [channel.as_uri()]
-    assert sorted(result.report["lockfiles"]) == ["environment.yml"]
+    assert result.report.to_json()["inputs"]["channels"] == [channel.as_uri()]
+    assert sorted(result.report.to_json()["lockfiles"]) == ["environment.yml"]
 
 
 def test_conda_locks_own_cli_renders_the_lock_like_kresolves_explicit_file(world, tmp_path):

@@ -106,10 +106,11 @@ def _best_other(world, paths) -> float:
 
 
 def test_merge_picks_the_preference_nearest_to_all_models():
+    from kresolve.rules.evidence import Evidence
     from kresolve.rules.plan import Plan, Preference
 
     route = load_rules().routes[0]
-    plans = [Plan(route, (), (Preference("tensorflow", v, "sidecar", "recorded"),)) for v in ("2.15.1", "2.15.1", "2.19.0")]
+    plans = [Plan(route, (), (Preference("tensorflow", v, Evidence.SIDECAR, "recorded"),)) for v in ("2.15.1", "2.15.1", "2.19.0")]
     merged, words = merge_preferences(plans, ["a", "b", "c"])
     assert merged[0].version == "2.15.1" and "a prefers 2.15.1" in words[0] and "c prefers 2.19.0" in words[0]
 

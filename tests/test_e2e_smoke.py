@@ -111,7 +111,7 @@ def test_keras2_savedmodel_on_tensorflow_216_loads_through_tf_keras(tmp_path):
     assert env.plan.route.id == "route-sm-keras2-tf_keras" and env.env_vars == {"TF_USE_LEGACY_KERAS": "1"}
     pins = {p.name: p for p in env.pins}
     # Nearest to the training TF 2.15: one minor up, with the tf-keras of that minor.
-    assert pins["tensorflow"].distance.startswith("minor +1") and pins["tf-keras"].version.startswith("2.16.")
+    assert pins["tensorflow"].distance_text.startswith("minor +1") and pins["tf-keras"].version.startswith("2.16.")
     assert "TF_USE_LEGACY_KERAS=1" in (tmp_path / "o" / "requirements.txt").read_text()
     assert result.smoke.status == "passed" and result.smoke.compared and result.smoke.max_abs_diff <= 1e-5
 

@@ -10,7 +10,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from kresolve import api
-from kresolve.artifact.facts import ModelFacts
+from kresolve.artifact.facts import ModelFacts, ModelFormat
 from kresolve.index import Cache
 from kresolve.rules.db import load_rules
 from kresolve.rules.plan import plans_for
@@ -32,7 +32,7 @@ def shared_cache(tmp_path_factory):
 # ---- which routes a writer gets (no index) --------------------------------------------------------
 
 def _h5(keras_version: str, backend: str | None) -> ModelFacts:
-    return ModelFacts(path="m.h5", format="keras-h5", format_detail="test", keras_version=keras_version, backend=backend)
+    return ModelFacts(path="m.h5", format=ModelFormat.H5, format_detail="test", keras_version=keras_version, backend=backend)
 
 
 def test_standalone_writers_get_their_own_keras_first_and_tf_keras_writers_do_not():

@@ -24,7 +24,7 @@ def test_linux_gpu_target_pins_the_cuda_wheels(tmp_path, cache):
     pins = {p.name: p.version for p in result.environment.pins}
     assert pins["tensorflow"] == "2.15.1" and pins["nvidia-cudnn-cu12"].startswith("8.9.")
     assert result.environment.accelerator.cuda == "12.2"
-    assert result.report["environment"]["accelerator"]["min_driver"]
+    assert result.report.to_json()["environment"]["accelerator"]["min_driver"]
     assert "nvidia-cudnn-cu12==" in (tmp_path / "requirements.txt").read_text()
 
 

@@ -37,7 +37,7 @@ def test_tf24_era_h5_served_on_python_310_gets_the_nearest_installable_stack(tmp
     assert "no wheel for Python 3.10" in tf.why_not_preferred
     # Its NumPy is as close to the training range (1.19) as TF 2.8 allows, and protobuf stays < 4.
     numpy = got["numpy"]
-    assert numpy.distance == "outside the training range" and Version(numpy.version) < Version("1.22")
+    assert numpy.distance_text == "outside the training range" and Version(numpy.version) < Version("1.22")
     assert "numpy>=1.20" in numpy.why_not_preferred
     assert Version(got["protobuf"].version) < Version("4")
     assert got["keras"].version.startswith("2.8.")
@@ -56,5 +56,5 @@ def test_keras24_h5_in_a_keras27_world(tmp_path, cache):
     assert got["tensorflow"].version.startswith("2.7.") and got["keras"].version.startswith("2.7.")
     assert "policy 'keras 2.7 world'" in got["tensorflow"].why_not_preferred
     # With Python 3.9 the training-era NumPy (1.19) is installable, so it is kept.
-    assert got["numpy"].distance == "within the training range"
-    assert result.report["inputs"]["policy"]["name"] == "keras 2.7 world"
+    assert got["numpy"].distance_text == "within the training range"
+    assert result.report.to_json()["inputs"]["policy"]["name"] == "keras 2.7 world"

@@ -4,7 +4,7 @@ import pytest
 
 from kresolve.index import Cache, Index, read_pip_config
 from kresolve.rules.db import load_rules
-from kresolve.rules.verify import BUGS, verify_rules
+from kresolve.rules.verify import BUGS, DisagreementKind, verify_rules
 
 pytestmark = pytest.mark.integration
 
@@ -31,5 +31,5 @@ def test_a_rule_claiming_more_than_the_wheels_is_caught(tmp_path, index):
         '[[constraint]]\nid = "wrong-tf-2.15-numpy"\nwhen = "tensorflow>=2.15,<2.16"\nrequires = ["numpy>=2"]\n'
         'reason = "claims NumPy 2"\nsource = "https://example.org"\n')
     found = {d.rule_id: d for d in verify_rules(load_rules(tmp_path), index)}
-    assert found["wrong-tf-2.15-python"].kind == "looser" and "3.12" in found["wrong-tf-2.15-python"].detail
+    assert found["wrong-tf-2.15-python"].kind is DisagreementKind.LOOSER and "3.12" in found["wrong-tf-2.15-python"].detail
     assert found["wrong-tf-2.15-numpy"].kind == "contradicts"

@@ -6,7 +6,7 @@ import sys
 import pytest
 from localindex import make_wheel, write_simple_index
 
-from kresolve.artifact.facts import ModelFacts
+from kresolve.artifact.facts import ModelFacts, ModelFormat
 from kresolve.index import Index, IndexConfig
 from kresolve.lock import requirements_txt
 from kresolve.lock.output import Staging
@@ -62,7 +62,7 @@ def small_env(tmp_path, cache):
     (tmp_path / "rules" / "route.toml").write_text(ROUTE)
     rules = load_rules(tmp_path / "rules")
     index = Index(IndexConfig((tmp_path / "repo" / "simple").as_uri()), cache)
-    facts = ModelFacts(path="m.h5", format="keras-h5", format_detail="", keras_version="2.15.0")
+    facts = ModelFacts(path="m.h5", format=ModelFormat.H5, format_detail="", keras_version="2.15.0")
     env = solve(plans_for(facts, rules)[:1], make_target("3.11", "linux-64"), index, rules)
     return env, tmp_path / "repo"
 

@@ -8,7 +8,7 @@ from localindex import make_wheel, serve, write_simple_index
 from packaging.version import Version
 from resolvelib import BaseReporter, Resolver
 
-from kresolve.artifact.facts import ModelFacts
+from kresolve.artifact.facts import ModelFacts, ModelFormat
 from kresolve.errors import Unsolvable
 from kresolve.index import Index, IndexConfig
 from kresolve.index.dates import Dater, parse_user_date
@@ -98,7 +98,7 @@ def keras3_world(tmp_path, cache):
 
 
 def keras3_facts():
-    return ModelFacts(path="m.h5", format="keras-h5", format_detail="", keras_version="3.10.0")
+    return ModelFacts(path="m.h5", format=ModelFormat.H5, format_detail="", keras_version="3.10.0")
 
 
 def pins(env):
@@ -119,7 +119,7 @@ def test_greedy_pinning_moves_the_recorded_keras_and_the_objective_keeps_it(kera
     env = solve([plan], target, index, rules)
     assert pins(env)["keras"] == "3.10.0" and pins(env)["tensorflow"] == "2.20.0"
     keras = next(p for p in env.pins if p.name == "keras")
-    assert keras.distance == "exact" and env.nearest_trials >= 1
+    assert keras.distance_text == "exact" and env.nearest_trials >= 1
     # The objective's own trial requirements are not reasons the model gives.
     assert "fixed by the objective" not in keras.reason and "nearest to the preferred" not in keras.reason
 
@@ -147,7 +147,7 @@ def keras24_world(tmp_path, cache):
 
 def test_tf_keras_inherits_tensorflows_line_and_a_keras2_writer_gets_the_smallest_jump(keras24_world):
     index, rules = keras24_world
-    facts = ModelFacts(path="m.h5", format="keras-h5", format_detail="", keras_version="2.4.0")
+    facts = ModelFacts(path="m.h5", format=ModelFormat.H5, format_detail="", keras_version="2.4.0")
     plan = plans_for(facts, rules)[-1]
     assert plan.route.loader == "tf_keras"
     tf_keras = plan.preference("tf-keras")
@@ -177,7 +177,7 @@ def tf23_world(tmp_path, cache):
 
 
 def tf23_facts():
-    return ModelFacts(path="sm", format="savedmodel", format_detail="", tensorflow_version="2.3.0")
+    return ModelFacts(path="sm", format=ModelFormat.SAVEDMODEL, format_detail="", tensorflow_version="2.3.0")
 
 
 def test_packages_without_evidence_come_from_the_era_of_the_locked_tensorflow(tf23_world):
@@ -255,12 +255,12 @@ def test_exclude_newer_accepts_uvs_formats():
 
 def test_the_recorded_writer_version_beats_the_save_date():
     rules = load_rules()
-    keras2 = ModelFacts(path="m.keras", format="keras-zip", format_detail="", keras_version="2.15.0",
+    keras2 = ModelFacts(path="m.keras", format=ModelFormat.KERAS_ZIP, format_detail="", keras_version="2.15.0",
                         date_saved="2024-01-08@12:46:29")
     training = infer(keras2, rules)
     assert not [r for e in training.estimates for r in e.rule_ids if r.startswith("era-keras3-saved")]
     assert training.get("tensorflow").preferred == "2.15" and "date_saved" not in training.decided_by
-    keras3 = ModelFacts(path="m.keras", format="keras-zip", format_detail="", keras_version="3.0.5",
+    keras3 = ModelFacts(path="m.keras", format=ModelFormat.KERAS_ZIP, format_detail="", keras_version="3.0.5",
                         date_saved="2024-01-08@12:46:29")
     assert "era-keras3-saved-before-tf-2.16" in infer(keras3, rules).get("tensorflow").rule_ids
 
@@ -287,7 +287,7 @@ def test_keras_and_tensorboard_follow_tensorflow_on_a_tf_keras_route(tmp_path):
     (tmp_path / "rules").mkdir()
     (tmp_path / "rules" / "test.toml").write_text(RULES)
     rules = load_rules(tmp_path / "rules")
-    facts = ModelFacts(path="sm", format="savedmodel", format_detail="", tensorflow_version="2.12.0")
+    facts = ModelFacts(path="sm", format=ModelFormat.SAVEDMODEL, format_detail="", tensorflow_version="2.12.0")
     plan = plans_for(facts, rules)[0]
     assert plan.preference("tensorflow").version == "2.12.0"
     for name in ("keras", "tensorboard", "tensorflow-estimator"):

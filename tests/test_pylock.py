@@ -13,7 +13,7 @@ import pytest
 from localindex import make_wheel, write_simple_index
 from packaging.pylock import Pylock
 
-from kresolve.artifact.facts import ModelFacts
+from kresolve.artifact.facts import ModelFacts, ModelFormat
 from kresolve.errors import BadInput
 from kresolve.index import Index, IndexConfig
 from kresolve.lock import pylock
@@ -46,7 +46,7 @@ def _solve(tmp_path, cache, target):
     (tmp_path / "rules" / "route.toml").write_text(ROUTE)
     rules = load_rules(tmp_path / "rules")
     index = Index(IndexConfig((tmp_path / "repo" / "simple").as_uri()), cache)
-    facts = ModelFacts(path="m.h5", format="keras-h5", format_detail="", keras_version="2.15.0")
+    facts = ModelFacts(path="m.h5", format=ModelFormat.H5, format_detail="", keras_version="2.15.0")
     try:
         return solve(plans_for(facts, rules)[:1], target, index, rules)
     finally:

@@ -16,6 +16,7 @@ from kresolve.report import advisories_json, custom_objects_json, smoke_json
 from kresolve.rules.advisories import pin_advisories
 from kresolve.rules.db import load_rules
 from kresolve.smoke.run import AttemptOutcome, SmokeResult
+from kresolve.smoke.status import SmokeStatus
 
 DOC = TESTS.parent / "docs" / "report-json.md"
 
@@ -57,11 +58,11 @@ def report(tmp_path_factory):
     result = api.lock(FIXTURES / "tf215-h5" / "model.h5", python="3.11.4", platform="x86_64-manylinux_2_17",
                       out_dir=tmp / "out", rules=load_rules(tmp / "rules"), dry_run=True,
                       index_config=IndexConfig(no_index=True, find_links=(str(wheels),)), cache=Cache(tmp / "cache"))
-    return json.loads(json.dumps(result.report))  # exactly what the file holds
+    return json.loads(json.dumps(result.report.to_json()))  # exactly what the file holds
 
 
 def _smoke() -> dict:
-    result = SmokeResult("passed", "loaded", "tf.keras", env_dir="/envs/x", env_reused=False, route_id="r",
+    result = SmokeResult(SmokeStatus.PASSED, "loaded", "tf.keras", env_dir="/envs/x", env_reused=False, route_id="r",
                          attempts=(AttemptOutcome("tf.keras", "r", True, None, 1.0),))
     return json.loads(json.dumps(smoke_json(result)))
 

@@ -81,3 +81,27 @@ def test_no_cache_directory_is_made_for_the_rules(rules, tmp_path, monkeypatch):
     monkeypatch.setenv("KRESOLVE_CACHE_DIR", str(tmp_path / "none"))
     assert load_rules(rules).constraints[0].id == "c1"
     assert not (tmp_path / "none").exists()
+
+
+BAD = '''[[known_bad]]
+id = "kb1"
+signatures = ['{0}']
+when = ["keras>=3"]
+cause = "c"
+fix = "f"
+reason = "r"
+source = "https://example.org"
+'''
+
+
+def test_signatures_are_compiled_until_these_very_rules_loaded_once(rules, tmp_path):
+    (rules / "b.toml").write_text(BAD.format("Unknown layer: (?:A|B)"))
+    first = load_rules(rules)
+    marks = sorted((tmp_path / "cache" / "rules").glob("*.patterns-py*"))
+    assert len(marks) == 1  # these rules loaded: their patterns compile on this Python
+    assert repr(load_rules(rules)) == repr(first)
+    (rules / "b.toml").write_text(BAD.format("Unknown layer: (?:A|B"))  # other bytes: checked again
+    for _ in range(2):  # the second time from the parse cache: the same refusal, and no mark for it
+        with pytest.raises(RulesError, match="not a valid regular expression"):
+            load_rules(rules)
+    assert sorted((tmp_path / "cache" / "rules").glob("*.patterns-py*")) == marks

@@ -17,7 +17,7 @@ from scanworld import build_world
 
 from kresolve.index import IndexConfig
 from kresolve.scan import ScanInterrupted, ScanOptions, TargetSpec, run_scan
-from kresolve.scan.fleet import SmokeStatus
+from kresolve.scan.fleet import ProofStatus
 from kresolve.scan.jsonout import JOURNAL
 from kresolve.scan.runner import MEMORY_PER_JOB, LocalSmoke, SmokeJob, memory_jobs
 from kresolve.smoke.run import Attempt
@@ -50,10 +50,10 @@ def test_a_crash_or_a_hang_of_one_model_does_not_stop_the_others(tmp_path):
     finally:
         stalled.close()
     assert set(got) == {"hang", "crash", "gone", "lambda"}
-    assert got["hang"].status is SmokeStatus.TIMEOUT and "killed" in got["hang"].reason
-    assert got["crash"].status is SmokeStatus.CRASHED and "ValueError" in got["crash"].reason
-    assert got["gone"].status is SmokeStatus.FAILED and "could not be read again" in got["gone"].reason
-    assert got["lambda"].status is SmokeStatus.SKIPPED and "--trust-model" in got["lambda"].reason
+    assert got["hang"].status is ProofStatus.TIMEOUT and "killed" in got["hang"].reason
+    assert got["crash"].status is ProofStatus.CRASHED and "ValueError" in got["crash"].reason
+    assert got["gone"].status is ProofStatus.FAILED and "could not be read again" in got["gone"].reason
+    assert got["lambda"].status is ProofStatus.SKIPPED and "--trust-model" in got["lambda"].reason
 
 
 def test_jobs_are_capped_by_available_memory():

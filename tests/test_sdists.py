@@ -23,7 +23,7 @@ from conftest import SHARED_MODELS
 from localindex import make_wheel, serve
 from packaging.requirements import Requirement
 
-from kresolve.artifact.facts import ModelFacts
+from kresolve.artifact.facts import ModelFacts, ModelFormat
 from kresolve.artifact.limits import MAX_SDIST_UNPACKED_BYTES
 from kresolve.errors import Unsolvable
 from kresolve.index import Cache, Index, IndexConfig, read_pip_config
@@ -316,7 +316,7 @@ def _solve(tmp_path, config: IndexConfig, cache: Cache, requires: str, python: s
     rules_dir.mkdir(exist_ok=True)
     (rules_dir / "route.toml").write_text(ROUTE.format(requires=requires))
     rules = load_rules(rules_dir)
-    facts = ModelFacts(path="m.h5", format="keras-h5", format_detail="", keras_version="2.6.0")
+    facts = ModelFacts(path="m.h5", format=ModelFormat.H5, format_detail="", keras_version="2.6.0")
     index = Index(config, cache)
     try:
         return solve(plans_for(facts, rules)[:1], make_target(python, "linux-64"), index, rules)

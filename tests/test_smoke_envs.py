@@ -60,3 +60,33 @@ def test_compare_outputs_within_tolerance():
     assert not ok and "differs" in words
     assert not compare(ref, [{"shape": [2, 1], "data": [[1.0], [2.0]]}])[0]
     assert not compare(ref, [{"shape": [1, 2], "data": [[float("nan"), 2.0]]}])[0]
+
+
+def test_the_build_progress_counts_the_bytes_written_into_the_env(tmp_path):
+    import threading
+
+    from kresolve.progress import Counter, watch_bytes
+
+    class Sink:  # a Progress that records the byte counts it is given
+        def __init__(self) -> None:
+            self.counted, self.seen = 0, threading.Event()
+
+        def begin(self, stage, detail=""): ...
+        def end(self, stage, ok=True): ...
+        def note(self, text): ...
+
+        def advance(self, counter, amount=1):
+            assert counter is Counter.BYTES
+            self.counted += amount
+            if self.counted >= 3000:
+                self.seen.set()
+
+    env = tmp_path / "env"
+    (env / "lib" / "pkg").mkdir(parents=True)
+    (env / "lib" / "pkg" / "a.py").write_bytes(b"x" * 1000)
+    (env / "lib" / "b.so").write_bytes(b"y" * 2000)
+    (env / "lib" / "link.so").symlink_to(env / "lib" / "b.so")  # a link is not counted twice
+    sink = Sink()
+    with watch_bytes(sink, env, every=0.01):
+        assert sink.seen.wait(30), sink.counted
+    assert sink.counted == 3000

@@ -3,7 +3,7 @@
 import pytest
 from localindex import make_wheel, write_simple_index
 
-from kresolve.artifact.facts import ModelFacts
+from kresolve.artifact.facts import ModelFacts, ModelFormat
 from kresolve.errors import Unsolvable
 from kresolve.index import Index, IndexConfig
 from kresolve.rules.db import load_rules
@@ -86,7 +86,7 @@ def world(tmp_path, cache):
 
 
 def facts(keras="2.13.0"):
-    return ModelFacts(path="m.h5", format="keras-h5", format_detail="", keras_version=keras)
+    return ModelFacts(path="m.h5", format=ModelFormat.H5, format_detail="", keras_version=keras)
 
 
 def pins(env):
@@ -103,7 +103,7 @@ def test_nearest_series_and_exact_keras_and_rule_constraint(world):
     numpy = next(p for p in env.pins if p.name == "numpy")
     assert "tf-2.13-numpy" in numpy.rule_ids
     tf = next(p for p in env.pins if p.name == "tensorflow")
-    assert tf.top_level and tf.evidence == "era" and tf.distance == "same series"
+    assert tf.top_level and tf.evidence == "era" and tf.distance_text == "same series"
     assert env.plan.route.id == "route-test-h5"
     assert all(f.sha256 for p in env.pins for f in p.files)
 
@@ -155,23 +155,23 @@ def test_fallback_route_used_when_first_is_impossible(world, tmp_path):
 
 def test_no_route_for_format_is_unsolvable_with_words(world):
     _index, rules = world
-    weights = ModelFacts(path="w.h5", format="keras-h5-weights", format_detail="", keras_version="2.13.0")
+    weights = ModelFacts(path="w.h5", format=ModelFormat.H5_WEIGHTS, format_detail="", keras_version="2.13.0")
     with pytest.raises(Unsolvable, match="weights only"):
         plans_for(weights, rules)
 
 
 def test_lambda_bytecode_makes_its_python_minor_a_hard_constraint(world):
-    from kresolve.artifact.facts import LambdaLayer
+    from kresolve.artifact.facts import LambdaEncoding, LambdaLayer
 
     index, rules = world
-    lam = ModelFacts(path="m.h5", format="keras-h5", format_detail="", keras_version="2.13.0",
-                     lambda_layers=(LambdaLayer("scale", "marshal", "3.8-3.10"),))
+    lam = ModelFacts(path="m.h5", format=ModelFormat.H5, format_detail="", keras_version="2.13.0",
+                     lambda_layers=(LambdaLayer("scale", LambdaEncoding.MARSHAL, "3.8-3.10"),))
     with pytest.raises(Unsolvable) as info:
         solve(plans_for(lam, rules), make_target("3.11", "linux-64"), index, rules)
     message = str(info.value)
     assert "python<3.11,>=3.8" in message and "Lambda layer 'scale'" in message and "target is Python 3.11" in message
-    ok = ModelFacts(path="m.h5", format="keras-h5", format_detail="", keras_version="2.13.0",
-                    lambda_layers=(LambdaLayer("scale", "marshal", "3.11-3.12"),))
+    ok = ModelFacts(path="m.h5", format=ModelFormat.H5, format_detail="", keras_version="2.13.0",
+                    lambda_layers=(LambdaLayer("scale", LambdaEncoding.MARSHAL, "3.11-3.12"),))
     assert pins(solve(plans_for(ok, rules), make_target("3.11", "linux-64"), index, rules))["tensorflow"] == "2.13.1"
 
 

@@ -5,7 +5,7 @@ import pytest
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-from kresolve.solve.provider import file_version, wheel_tags
+from kresolve.index.filenames import file_version, wheel_tags
 
 NAMES = [
     "numpy-1.26.4-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",

@@ -5,7 +5,7 @@ import pytest
 from localindex import make_wheel, write_simple_index
 from packaging.specifiers import SpecifierSet
 
-from kresolve.artifact.facts import ModelFacts
+from kresolve.artifact.facts import ModelFacts, ModelFormat
 from kresolve.errors import Unsolvable
 from kresolve.index import Index, IndexConfig
 from kresolve.rules.db import load_rules
@@ -40,7 +40,7 @@ def world(tmp_path, cache, without_hash: set[str]):
 
 
 def facts():
-    return ModelFacts(path="m.h5", format="keras-h5", format_detail="", keras_version="2.13.0")
+    return ModelFacts(path="m.h5", format=ModelFormat.H5, format_detail="", keras_version="2.13.0")
 
 
 def test_a_file_without_hash_is_not_a_candidate_and_the_next_version_is_locked(tmp_path, cache):

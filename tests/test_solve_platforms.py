@@ -3,7 +3,7 @@
 import pytest
 from localindex import make_wheel, write_simple_index
 
-from kresolve.artifact.facts import ModelFacts
+from kresolve.artifact.facts import ModelFacts, ModelFormat
 from kresolve.errors import Unsolvable
 from kresolve.index import Index, IndexConfig
 from kresolve.rules.db import load_rules
@@ -89,14 +89,14 @@ def world(tmp_path, cache):
     return Index(IndexConfig((tmp_path / "repo" / "simple").as_uri()), cache), load_rules(tmp_path / "rules")
 
 
-FACTS = ModelFacts(path="m.h5", format="keras-h5", format_detail="", keras_version="2.11.0")
+FACTS = ModelFacts(path="m.h5", format=ModelFormat.H5, format_detail="", keras_version="2.11.0")
 
 
 def test_macos_distribution_provides_tensorflow(world):
     index, rules = world
     env = solve(plans_for(FACTS, rules), make_target("3.11", "osx-arm64"), index, rules)
     pin = next(p for p in env.pins if p.name == "tensorflow-macos")
-    assert pin.version == "2.11.0" and pin.distance == "same series" and "dist-macos" in pin.rule_ids
+    assert pin.version == "2.11.0" and pin.distance_text == "same series" and "dist-macos" in pin.rule_ids
     assert "provides tensorflow" in pin.reason
     assert "tensorflow" not in {p.name for p in env.pins}
 
@@ -113,7 +113,7 @@ def test_gpu_target_gets_cuda_facts_and_the_extra(world):
 
 def test_and_cuda_extra_pulls_the_nvidia_wheels(world, tmp_path):
     index, rules = world
-    facts = ModelFacts(path="m.h5", format="keras-h5", format_detail="", keras_version="2.14.0")
+    facts = ModelFacts(path="m.h5", format=ModelFormat.H5, format_detail="", keras_version="2.14.0")
     env = solve(plans_for(facts, rules), make_target("3.11", "linux-64", gpu=True), index, rules)
     names = {p.name: p.version for p in env.pins}
     assert names["tensorflow"] == "2.14.0" and names["nvidia-cudnn-cu11"] == "8.7.0"

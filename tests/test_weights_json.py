@@ -17,7 +17,7 @@ import pytest
 from conftest import FIXTURES, SHARED_MODELS
 
 from kresolve.artifact import BadInput, inspect, inspect_all
-from kresolve.artifact.facts import FORMAT_H5_WEIGHTS, FORMAT_WEIGHTS_JSON
+from kresolve.artifact.facts import ModelFormat
 
 PAIR = FIXTURES / "tf215-weights-json"
 needs_shared = pytest.mark.skipif(not SHARED_MODELS.is_dir(),
@@ -41,7 +41,7 @@ def copy_pair(tmp_path: Path, json_name: str | None = "model.json", sidecar: boo
 
 def test_fixture_pair_reads_the_architecture_json_as_evidence():
     facts = inspect(PAIR / "model.h5")
-    assert facts.format == FORMAT_WEIGHTS_JSON
+    assert facts.format == ModelFormat.WEIGHTS_JSON
     assert facts.path == str(PAIR / "model.h5")
     assert facts.architecture == str(PAIR / "model.json")
     assert (facts.keras_version, facts.backend) == ("2.15.0", "tensorflow")
@@ -71,7 +71,7 @@ def test_inspect_shows_the_architecture_file_in_text_and_json():
 def test_keras3_pair_pairs_the_weights_h5_with_model_json():
     k3 = FIXTURES / "keras3-weights-json"
     facts = inspect(k3 / "model.weights.h5")
-    assert facts.format == FORMAT_WEIGHTS_JSON and facts.architecture == str(k3 / "model.json")
+    assert facts.format == ModelFormat.WEIGHTS_JSON and facts.architecture == str(k3 / "model.json")
     assert facts.keras_version is None  # Keras 3's to_json() records none; the sidecar does
     assert "Keras 3 serialization" in facts.format_detail
     assert [(t.name, t.shape) for t in facts.inputs] == [("x", (None, 4))]
@@ -90,7 +90,7 @@ def test_a_sidecar_may_name_the_json_instead_of_the_weights(tmp_path):
 def test_weights_alone_stay_weights_only(tmp_path):
     folder = copy_pair(tmp_path, json_name=None, sidecar=True)  # kresolve.json is not an architecture
     facts = inspect(folder / "model.h5")
-    assert facts.format == FORMAT_H5_WEIGHTS and facts.architecture is None
+    assert facts.format == ModelFormat.H5_WEIGHTS and facts.architecture is None
     assert facts.sidecar is not None
 
 
@@ -99,7 +99,7 @@ def test_the_only_keras_json_in_the_folder_pairs_whatever_its_name(tmp_path):
     (folder / "metrics.json").write_text('{"loss": 0.1, "epochs": 3}')
     (folder / "broken.json").write_text('{"class_name": ')  # not ours to judge: skipped
     facts = inspect(folder / "model.h5")
-    assert facts.format == FORMAT_WEIGHTS_JSON and facts.architecture == str(folder / "architecture.json")
+    assert facts.format == ModelFormat.WEIGHTS_JSON and facts.architecture == str(folder / "architecture.json")
     assert inspect(folder / "architecture.json") == facts
 
 
@@ -107,7 +107,7 @@ def test_two_candidate_architectures_pair_none(tmp_path):
     folder = copy_pair(tmp_path, json_name="a.json")
     shutil.copy(PAIR / "model.json", folder / "b.json")
     facts = inspect(folder / "model.h5")
-    assert facts.format == FORMAT_H5_WEIGHTS
+    assert facts.format == ModelFormat.H5_WEIGHTS
     assert any("several Keras architecture JSON" in note and "a.json" in note for note in facts.notes)
 
 
@@ -115,7 +115,7 @@ def test_same_stem_json_of_another_kind_is_skipped_with_a_note(tmp_path):
     folder = copy_pair(tmp_path, json_name=None)
     (folder / "model.json").write_text('{"format": "layers-model", "weightsManifest": []}')
     facts = inspect(folder / "model.h5")
-    assert facts.format == FORMAT_H5_WEIGHTS
+    assert facts.format == ModelFormat.H5_WEIGHTS
     assert any("model.json beside it is JSON but not a Keras model config" in n for n in facts.notes)
 
 
@@ -138,7 +138,7 @@ def test_mismatched_layer_names_are_noted(tmp_path):
     text = (PAIR / "model.json").read_text().replace('"hidden"', '"renamed"')
     (folder / "model.json").write_text(text)
     facts = inspect(folder / "model.h5")
-    assert facts.format == FORMAT_WEIGHTS_JSON
+    assert facts.format == ModelFormat.WEIGHTS_JSON
     assert any("hidden" in note and "load_weights may fail" in note for note in facts.notes)
 
 
@@ -159,7 +159,7 @@ def test_json_beside_a_full_model_or_nothing_is_refused(tmp_path):
 def test_a_directory_scan_finds_the_pair_once(tmp_path):
     folder = copy_pair(tmp_path, sidecar=True)
     results = inspect_all(folder.parent)
-    assert [(path, facts.format) for path, facts in results] == [(folder / "model.h5", FORMAT_WEIGHTS_JSON)]
+    assert [(path, facts.format) for path, facts in results] == [(folder / "model.h5", ModelFormat.WEIGHTS_JSON)]
 
 
 # Shared third-party files --------------------------------------------------------------------
@@ -167,7 +167,7 @@ def test_a_directory_scan_finds_the_pair_once(tmp_path):
 @needs_shared
 def test_shared_keras1_pair_reads_bytecode_and_version_from_the_json():
     facts = inspect(SHARED_MODELS / "keras1-carnd-tiny-weights-json" / "model.h5")
-    assert facts.format == FORMAT_WEIGHTS_JSON and facts.keras_version == "1.2.0"
+    assert facts.format == ModelFormat.WEIGHTS_JSON and facts.keras_version == "1.2.0"
     assert [(lam.layer_name, lam.encoding) for lam in facts.lambda_layers] == [("lambda_5", "marshal")]
     assert facts.lambda_layers[0].python_hint and facts.lambda_layers[0].python_hint.startswith("3.")
     assert any("Keras 1 architecture" in note for note in facts.notes)
@@ -184,7 +184,7 @@ def test_shared_unpacked_keras_dir_is_not_misread_as_a_pair():
     folder = SHARED_MODELS / "keras215-unpacked-keras-dir" / "_model_prob_mnist"
     assert inspect(folder).format == "keras-zip"
     weights = inspect(folder / "model.weights.h5")
-    assert weights.format == FORMAT_H5_WEIGHTS and weights.architecture is None
+    assert weights.format == ModelFormat.H5_WEIGHTS and weights.architecture is None
     assert any("unpacked .keras" in note and "pass the directory" in note for note in weights.notes)
 
 
@@ -193,7 +193,7 @@ def test_shared_unpacked_keras_dir_is_not_misread_as_a_pair():
                                       "keras1-theano-ncf-gmf-weights/ml-1m_GMF_8_1501651698.h5"])
 def test_shared_weights_without_json_stay_weights_only_and_lock_refuses(relative, tmp_path):
     path = SHARED_MODELS / relative
-    assert inspect(path).format == FORMAT_H5_WEIGHTS
+    assert inspect(path).format == ModelFormat.H5_WEIGHTS
     proc = run("lock", str(path), "--no-smoke", "--offline", "-o", str(tmp_path / "out"))
     assert proc.returncode == 1 and "weights only" in proc.stderr and "Traceback" not in proc.stderr
 

@@ -18,14 +18,11 @@ from pathlib import Path
 from kresolve.artifact.archjson import looks_like_json, weights_for
 from kresolve.artifact.discovery import Discovery, discover, find_models
 from kresolve.artifact.facts import (
-    FORMAT_H5,
-    FORMAT_H5_WEIGHTS,
-    FORMAT_KERAS_ZIP,
-    FORMAT_SAVEDMODEL,
-    FORMAT_WEIGHTS_JSON,
     CustomObject,
+    LambdaEncoding,
     LambdaLayer,
     ModelFacts,
+    ModelFormat,
     Probe,
     ProbeTensor,
     Sidecar,
@@ -42,16 +39,13 @@ from kresolve.project import Cache, project_evidence
 from kresolve.project.evidence import ProjectEvidence
 
 __all__ = [
-    "FORMAT_H5",
-    "FORMAT_H5_WEIGHTS",
-    "FORMAT_KERAS_ZIP",
-    "FORMAT_SAVEDMODEL",
-    "FORMAT_WEIGHTS_JSON",
     "BadInput",
     "CustomObject",
     "Discovery",
+    "LambdaEncoding",
     "LambdaLayer",
     "ModelFacts",
+    "ModelFormat",
     "Probe",
     "ProbeTensor",
     "ProjectEvidence",
@@ -121,7 +115,7 @@ def _same_file(path: str | None, other: Path) -> bool:
 
 def _not_the_pair(json_path: Path, facts: ModelFacts) -> BadInput:
     weights = Path(facts.path).name
-    if facts.format == FORMAT_H5:
+    if facts.format is ModelFormat.H5:
         why = f"{weights} beside it is a full model (architecture included): inspect {weights}"
     elif facts.architecture:
         why = f"{weights} beside it pairs with {Path(facts.architecture).name}, not with this file"

@@ -64,7 +64,7 @@ def find_models(path: str | os.PathLike[str]) -> Discovery:
     """discover() with the scan's notes (skipped links, limits reached)."""
     root = Path(os.fspath(path))
     info = stat_or_bad(root)
-    if not stat.S_ISDIR(info.st_mode) or model_dir_kind(root) is not None:
+    if not stat.S_ISDIR(info.st_mode) or is_model_dir(root):
         return Discovery(root=str(root), models=(root,))
     walk = _Walk()
     walk.directory(root, 0)
@@ -77,15 +77,13 @@ def find_models(path: str | os.PathLike[str]) -> Discovery:
                      complete=not walk.cut)
 
 
-def model_dir_kind(path: Path) -> str | None:
-    """'savedmodel', 'keras-dir', 'incomplete-savedmodel' or None for a plain directory."""
-    if _is_file(path / "saved_model.pb") or _is_file(path / "saved_model.pbtxt"):
-        return "savedmodel"
-    if _is_file(path / "config.json") and _is_file(path / "metadata.json"):
-        return "keras-dir"
-    if _is_file(path / "variables" / "variables.index"):
-        return "incomplete-savedmodel"
-    return None
+def is_model_dir(path: Path) -> bool:
+    """A directory that is one model, not a folder of models: a SavedModel (`saved_model.pb` or
+    `.pbtxt`), an unpacked `.keras` (`config.json` + `metadata.json`), or a SavedModel whose graph
+    is missing but whose variables are there (reported as an incomplete SavedModel, not walked)."""
+    return (_is_file(path / "saved_model.pb") or _is_file(path / "saved_model.pbtxt")
+            or (_is_file(path / "config.json") and _is_file(path / "metadata.json"))
+            or _is_file(path / "variables" / "variables.index"))
 
 
 def is_model_file(path: Path, size: int | None = None) -> bool:
@@ -200,7 +198,7 @@ class _Walk:
         child = Path(entry.path)
         if entry.name.startswith(".") or entry.name in SKIP_DIRS:
             return
-        if model_dir_kind(child) is not None:
+        if is_model_dir(child):
             self._found(child)
         elif _is_file(child / "pyvenv.cfg") or (child / "conda-meta").is_dir():
             self.skipped_envs.append(entry.name)

@@ -7,6 +7,7 @@ fields, JSON) or a sidecar; nothing is imported from the model and no model code
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 # Project-file evidence lives in kresolve.project; re-exported here because ModelFacts carries it.
@@ -26,14 +27,25 @@ from kresolve.project.evidence import (  # noqa: F401
     ProjectEvidence,
 )
 
-# Format identifiers (stable: they appear in `inspect --json` and in the rules DB's `format` keys).
-FORMAT_H5 = "keras-h5"  # HDF5 full model (model_config attribute present)
-FORMAT_H5_WEIGHTS = "keras-h5-weights"  # HDF5 weights only: needs code to rebuild the architecture
-FORMAT_KERAS_ZIP = "keras-zip"  # `.keras` zip (config.json + metadata.json + model.weights.h5)
-FORMAT_SAVEDMODEL = "savedmodel"  # TF SavedModel directory (saved_model.pb)
-# HDF5 weights (`save_weights`) with the architecture JSON (`to_json()`) beside it: loads with
-# `model_from_json` + `load_weights`; `ModelFacts.architecture` names the JSON file.
-FORMAT_WEIGHTS_JSON = "keras-weights-json"
+
+class ModelFormat(StrEnum):
+    """What kind of saved model a path is. The values are stable: they appear in `inspect --json`
+    and in the rules DB's `format` keys (a StrEnum, so JSON and f-strings give the value)."""
+
+    H5 = "keras-h5"  # HDF5 full model (model_config attribute present)
+    H5_WEIGHTS = "keras-h5-weights"  # HDF5 weights only: needs code to rebuild the architecture
+    KERAS_ZIP = "keras-zip"  # `.keras` zip (config.json + metadata.json + model.weights.h5)
+    SAVEDMODEL = "savedmodel"  # TF SavedModel directory (saved_model.pb)
+    # HDF5 weights (`save_weights`) with the architecture JSON (`to_json()`) beside it: loads with
+    # `model_from_json` + `load_weights`; `ModelFacts.architecture` names the JSON file.
+    WEIGHTS_JSON = "keras-weights-json"
+
+
+class LambdaEncoding(StrEnum):
+    """How a Lambda layer's function is stored in the file."""
+
+    MARSHAL = "marshal"  # raw or base64 marshalled bytecode
+    UNKNOWN = "unknown"  # a bytecode field that does not decode
 
 
 @dataclass(frozen=True)
@@ -62,7 +74,7 @@ class LambdaLayer:
     """A Lambda layer; its function is stored as code and only runs if the model is trusted."""
 
     layer_name: str
-    encoding: str  # "marshal" (raw or base64 bytecode), "source", "unknown"
+    encoding: LambdaEncoding
     python_hint: str | None = None  # Python minor range the bytecode belongs to, when inferable
 
 
@@ -103,7 +115,7 @@ class Sidecar:
 @dataclass(frozen=True)
 class ModelFacts:
     path: str
-    format: str  # one of the FORMAT_* ids
+    format: ModelFormat
     format_detail: str  # human words, e.g. "HDF5 full model (Keras 2 legacy format)"
     keras_version: str | None = None  # as recorded, e.g. "2.2.4-tf", "3.4.1"
     backend: str | None = None
@@ -124,5 +136,5 @@ class ModelFacts:
     # Project files found near the model (requirements.txt, environment.yml, ...), strongest
     # evidence first: installed env, lock files, env/requirements files, declared ranges.
     project: tuple[ProjectEvidence, ...] = ()
-    # FORMAT_WEIGHTS_JSON: the architecture JSON file read with the weights file (`path`).
+    # ModelFormat.WEIGHTS_JSON: the architecture JSON file read with the weights file (`path`).
     architecture: str | None = None

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from kresolve.artifact.archjson import Architecture, find_architecture
-from kresolve.artifact.facts import FORMAT_H5, FORMAT_H5_WEIGHTS, FORMAT_WEIGHTS_JSON, ModelFacts
+from kresolve.artifact.facts import ModelFacts, ModelFormat
 from kresolve.artifact.h5worker import h5_metadata
 from kresolve.artifact.jsontext import bad, parse_json
 from kresolve.artifact.kerasconfig import (
@@ -61,7 +61,7 @@ def read_h5(path: Path) -> ModelFacts:
     notes.extend(summarize_notes(reading))
     return ModelFacts(
         path=str(path),
-        format=FORMAT_H5,
+        format=ModelFormat.H5,
         format_detail=detail,
         keras_version=keras_version,
         backend=backend,
@@ -107,7 +107,7 @@ def _weights_only(path: Path, meta: dict[str, Any], keras_version: str | None,
                          " whose code is not in this file")
     return ModelFacts(
         path=str(path),
-        format=FORMAT_H5_WEIGHTS,
+        format=ModelFormat.H5_WEIGHTS,
         format_detail=what + (f", {line})" if line else ")"),
         keras_version=keras_version,
         backend=backend,
@@ -118,7 +118,7 @@ def _weights_only(path: Path, meta: dict[str, Any], keras_version: str | None,
 def _with_architecture(path: Path, arch: Architecture, names: list[str] | None, what: str,
                        h5_keras: str | None, h5_backend: str | None,
                        notes: list[str]) -> ModelFacts:
-    """FORMAT_WEIGHTS_JSON: the weights file with the `to_json()` architecture beside it."""
+    """ModelFormat.WEIGHTS_JSON: the weights file with the `to_json()` architecture beside it."""
     model = arch.model
     json_keras = _text(model.get("keras_version"))
     keras_version = json_keras or h5_keras
@@ -145,7 +145,7 @@ def _with_architecture(path: Path, arch: Architecture, names: list[str] | None, 
     notes.extend(summarize_notes(reading))
     return ModelFacts(
         path=str(path),
-        format=FORMAT_WEIGHTS_JSON,
+        format=ModelFormat.WEIGHTS_JSON,
         format_detail=f"{what}) + architecture JSON {arch.path.name}" + (f" ({line})" if line else ""),
         keras_version=keras_version,
         backend=backend,

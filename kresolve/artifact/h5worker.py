@@ -2,6 +2,12 @@
 
 One worker serves every HDF5 file of a run (a fleet scan pays the start-up once); if the HDF5
 library crashes or hangs on a file, that file is refused and a fresh worker serves the next one.
+
+Its start-up (importing NumPy and h5py) is most of a first HDF5 inspect, so the worker starts
+light: no `site` (the parent sends its `sys.path`), one BLAS thread (it never computes: OpenBLAS
+otherwise starts and spins a thread per core while NumPy imports), and it ends with `os._exit`
+at end of input, without the interpreter's teardown. At exit the parent kills it rather than
+waiting: it holds nothing but read-only file handles.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any, cast
 
 from kresolve.artifact import h5meta
 from kresolve.artifact.jsontext import bad
@@ -22,6 +29,8 @@ from kresolve.artifact.limits import MAX_JSON_BYTES
 
 # A metadata read takes milliseconds; this only guards against a library stuck in a loop.
 REQUEST_TIMEOUT_S = 15.0
+# The worker only reads attributes: one thread for every BLAS/OpenMP runtime NumPy may load.
+_ONE_THREAD = {name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
 
 
 class _Worker:
@@ -32,16 +41,17 @@ class _Worker:
 
     def _start(self) -> None:
         self._proc = subprocess.Popen(
-            [sys.executable, "-I", h5meta.__file__],
+            [sys.executable, "-I", "-S", h5meta.__file__],  # -S: sys.path comes in the handshake
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
+            env={**os.environ, **_ONE_THREAD},
         )
         self._lines = queue.Queue()
         threading.Thread(target=_pump, args=(self._proc, self._lines), daemon=True).start()
         self._send({"sys_path": sys.path})
 
-    def _send(self, message: dict) -> None:
+    def _send(self, message: dict[str, Any]) -> None:
         assert self._proc is not None and self._proc.stdin is not None
         self._proc.stdin.write(json.dumps(message).encode("utf-8") + b"\n")
         self._proc.stdin.flush()
@@ -86,7 +96,7 @@ class _Worker:
             except OSError:
                 self.stop(kill=True)  # ask() starts one again, and reports a failure then
 
-    def ask(self, path: Path, what: str) -> dict:
+    def ask(self, path: Path, what: str) -> dict[str, Any]:
         with self._lock:
             request = {"path": str(path), "what": what, "limit": MAX_JSON_BYTES}
             for attempt in (1, 2):  # a worker that died since its last answer is replaced once
@@ -114,7 +124,7 @@ class _Worker:
         reply = json.loads(line)
         if "error" in reply:
             raise bad(path, reply["error"])
-        return reply["ok"]
+        return cast(dict[str, Any], reply["ok"])
 
 
 def _pump(proc: subprocess.Popen[bytes], lines: queue.Queue[bytes]) -> None:
@@ -138,7 +148,7 @@ def _describe(code: int | None) -> str:
 
 
 _WORKER = _Worker()
-atexit.register(_WORKER.stop)
+atexit.register(_WORKER.stop, kill=True)  # no wait for a polite end (or for a prestarted import)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_WORKER.forget)
 
@@ -160,7 +170,7 @@ def prestart_for(path: str | Path) -> None:
     _WORKER.prestart()
 
 
-def h5_metadata(path: Path, what: str = "model") -> dict:
+def h5_metadata(path: Path, what: str = "model") -> dict[str, Any]:
     """Keras metadata of the HDF5 file at `path` ("model": attributes, layer names, root keys;
     "keys": root group names only), read in the worker; BadInput on any failure."""
     if not sys.executable or getattr(sys, "frozen", False):  # no interpreter to start a worker

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from kresolve.artifact.bytecode import function_bytes, python_hint
-from kresolve.artifact.facts import CustomObject, LambdaLayer, TensorSpec
+from kresolve.artifact.facts import CustomObject, LambdaEncoding, LambdaLayer, TensorSpec
 from kresolve.artifact.jsontext import bad
 from kresolve.artifact.kerasnames import (
     KNOWN_CLASSES,
@@ -146,9 +146,9 @@ class _Walker:
         if blob is not None:
             decoded = function_bytes(blob)
             if decoded is None:
-                self.lambdas.append(LambdaLayer(name, "unknown"))
+                self.lambdas.append(LambdaLayer(name, LambdaEncoding.UNKNOWN))
             else:
-                self.lambdas.append(LambdaLayer(name, "marshal", python_hint(decoded[0])))
+                self.lambdas.append(LambdaLayer(name, LambdaEncoding.MARSHAL, python_hint(decoded[0])))
             return
         # A Lambda naming a module-level function: that module must be importable at load time.
         fn_name, module = _named_function(function, config)
@@ -392,7 +392,7 @@ def model_inputs(model: dict[str, Any], depth: int = 0) -> tuple[TensorSpec, ...
 def summarize_notes(reading: ConfigReading) -> list[str]:
     """User-facing notes on what the config implies for loading."""
     notes = list(reading.notes)
-    marshalled = [layer for layer in reading.lambda_layers if layer.encoding == "marshal"]
+    marshalled = [layer for layer in reading.lambda_layers if layer.encoding is LambdaEncoding.MARSHAL]
     if marshalled:
         hints = sorted({layer.python_hint or "unknown Python" for layer in marshalled})
         names = ", ".join(layer.layer_name for layer in marshalled[:5])
@@ -401,7 +401,7 @@ def summarize_notes(reading: ConfigReading) -> list[str]:
             f"Python {' / '.join(hints)}): it loads only on that Python minor and only when the "
             "model is trusted (safe_mode=False)"
         )
-    unknown = [layer.layer_name for layer in reading.lambda_layers if layer.encoding == "unknown"]
+    unknown = [layer.layer_name for layer in reading.lambda_layers if layer.encoding is LambdaEncoding.UNKNOWN]
     if unknown:
         notes.append(f"Lambda layer(s) whose stored function could not be read: {', '.join(unknown)}")
     if reading.custom_objects:

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from kresolve.artifact.facts import FORMAT_KERAS_ZIP, ModelFacts
+from kresolve.artifact.facts import ModelFacts, ModelFormat
 from kresolve.artifact.h5worker import h5_metadata
 from kresolve.artifact.jsontext import bad, parse_json, read_bounded
 from kresolve.artifact.kerasconfig import keras_line, read_model_config, summarize_notes
@@ -120,7 +120,7 @@ def _facts(path: Path, metadata_raw: bytes, config_raw: bytes, *, unpacked: bool
     notes.extend(summarize_notes(reading))
     return ModelFacts(
         path=str(path),
-        format=FORMAT_KERAS_ZIP,
+        format=ModelFormat.KERAS_ZIP,
         format_detail=detail,
         keras_version=keras_version,
         backend=_optional_text(metadata.get("backend")),

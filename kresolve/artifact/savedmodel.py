@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from kresolve.artifact.facts import (
-    FORMAT_SAVEDMODEL,
     CustomObject,
     LambdaLayer,
     ModelFacts,
+    ModelFormat,
     TensorSpec,
 )
 from kresolve.artifact.jsontext import bad, parse_json, read_bounded
@@ -129,7 +129,7 @@ def _read(directory: Path, pb: Path, data: bytes) -> ModelFacts:
 
     return ModelFacts(
         path=str(directory),
-        format=FORMAT_SAVEDMODEL,
+        format=ModelFormat.SAVEDMODEL,
         format_detail=detail,
         keras_version=keras.keras_version if keras else None,
         backend=keras.backend if keras else None,
@@ -358,7 +358,7 @@ def missing_variables(facts: ModelFacts) -> str | None:
     """Why a SavedModel cannot load at all: its graph creates variables, but no checkpoint came
     with it (neither variables/variables.index nor a variables.index beside saved_model.pb,
     the misplaced layout the smoke test repairs). None when nothing is missing."""
-    if facts.format != FORMAT_SAVEDMODEL:
+    if facts.format is not ModelFormat.SAVEDMODEL:
         return None
     directory = Path(facts.path)
     if (directory / "variables" / "variables.index").is_file() or (directory / "variables.index").is_file():

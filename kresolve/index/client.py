@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import re
 import threading
 import time
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
-from packaging.metadata import parse_email
+import packaging
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
@@ -52,6 +54,33 @@ class DistMetadata:
     provides_extra: tuple[str, ...]
     unknown_dependencies: str | None = None  # an sdist whose dependencies only running it would tell
 
+    def to_json(self) -> bytes:
+        return json.dumps({"parser": METADATA_PARSER, "name": self.name, "version": self.version,
+                           "requires_python": self.requires_python, "requires_dist": self.requires_dist,
+                           "provides_extra": self.provides_extra, "unknown_dependencies": self.unknown_dependencies},
+                          separators=(",", ":")).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> DistMetadata | None:
+        """None for another parser's entry or a damaged one: the METADATA is parsed again."""
+        try:
+            entry = json.loads(data)
+            if entry["parser"] != METADATA_PARSER:
+                return None
+            strings = (entry["name"], entry["version"], *entry["requires_dist"], *entry["provides_extra"])
+            optional = (entry["requires_python"], entry["unknown_dependencies"])
+            if not all(type(x) is str for x in strings) or not all(x is None or type(x) is str for x in optional):
+                return None
+            return cls(entry["name"], entry["version"], entry["requires_python"], tuple(entry["requires_dist"]),
+                       tuple(entry["provides_extra"]), entry["unknown_dependencies"])
+        except (ValueError, KeyError, TypeError):
+            return None
+
+
+# What `parse_metadata` makes of METADATA depends on it and on packaging: a parsed entry of
+# another is parsed again from the METADATA bytes (which never change).
+METADATA_PARSER = f"1/packaging-{packaging.__version__}"
+
 
 def parse_metadata(data: bytes) -> DistMetadata:
     """The fields the solver needs from METADATA / PKG-INFO bytes, by `packaging.metadata`.
@@ -60,6 +89,8 @@ def parse_metadata(data: bytes) -> DistMetadata:
     strict `Metadata.from_email` rejects (a bad License-Expression, a repeated Name), and such a
     field lands in `unparsed` instead of failing the file, so it is read from there as the email
     headers said it (the first value of a single-use field)."""
+    from packaging.metadata import parse_email  # and the email package: only when METADATA is parsed
+
     raw, unparsed = parse_email(data)
 
     def first(field: str) -> str | None:
@@ -93,9 +124,14 @@ def _ssl_context(cafile: str) -> ssl.SSLContext:
 
 
 def _local_path(url: str) -> Path:
-    from urllib.request import url2pathname  # urllib.request imports ssl and http.client: only here
+    path = unquote(urlparse(url).path)
+    if os.name == "nt":
+        from nturl2path import url2pathname
 
-    return Path(url2pathname(unquote(urlparse(url).path)))
+        return Path(url2pathname(path))
+    # urllib.request.url2pathname on POSIX, without importing urllib.request (ssl, http.client,
+    # email: a lock reading local index pages would import them for this one call).
+    return Path(unquote(path))
 
 
 def _project_of(filename: str) -> str | None:
@@ -231,8 +267,9 @@ class Index:
                 if not _local_path(index_url).is_dir():
                     raise IndexUnavailable(f"index {index_url} does not exist (no such directory)")
                 return []
-            return parse_page(page.read_text("utf-8", "replace"), "text/html", url, index_url)
-        cached = self.cache.get_listing(url)  # stored parsed (cache.Listing): no page parsing when warm
+            # Parsed once per page content (cache.local_listing), as the cached pages of a remote index are.
+            return self.cache.local_listing(url, page.read_text("utf-8", "replace"), name).page(index_url)
+        cached = self.cache.get_listing(url, name)  # stored parsed (cache.Listing): no page parsing when warm
         if cached and (self.offline or cached.fresh()):
             self._live.add(index_url)  # it served this page before: it is an index
             return cached.page(index_url)
@@ -252,7 +289,7 @@ class Index:
         self.progress.advance(Counter.PAGES)
         try:
             listing = self.cache.put_listing(url, response.text, response.headers.get("content-type", "text/html"),
-                                             response.headers.get("etag"), max_age, previous=cached)
+                                             response.headers.get("etag"), max_age, name, previous=cached)
         except ValueError as exc:
             raise IndexUnavailable(f"index {index_url} sent an unreadable page for {name!r}: {exc}") from None
         return listing.page(index_url)
@@ -322,14 +359,25 @@ class Index:
         key = dist.sha256 or re.sub(r"[^A-Za-z0-9]", "_", dist.url)[-200:]
         if is_sdist(dist.filename):
             key += f".sdist{READER_VERSION}"  # what kresolve read from it, not the file's own METADATA
-        data = self.cache.get_metadata(key)
-        if data is None:
+        entry = self.cache.get_metadata_entry(key)  # stored parsed too: a warm lock parses no METADATA
+        if entry is None:
             if self.offline:
                 raise IndexUnavailable(f"offline: metadata of {dist.filename} is not in the cache")
             data = self._fetch_metadata(dist)
-            self.cache.put_metadata(key, data)
+            meta = parse_metadata(data)
+            self.cache.put_metadata(key, data, meta.to_json())
             self.progress.advance(Counter.METADATA)
-        return parse_metadata(data)
+            return meta
+        parsed, data = entry
+        cached = DistMetadata.from_json(parsed) if parsed else None
+        if cached is not None:
+            return cached
+        meta = parse_metadata(data)  # stored by an earlier kresolve, or by another parser
+        try:
+            self.cache.put_metadata(key, data, meta.to_json())
+        except OSError:
+            pass  # a cache this process cannot write still serves the METADATA
+        return meta
 
     def range_file(self, dist: DistFile, tail: int | None = None) -> RangeFile:
         """A seekable view of a remote file that fetches only the byte ranges read (HTTP Range)."""

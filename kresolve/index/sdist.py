@@ -27,14 +27,14 @@ import lzma
 import posixpath
 import re
 import stat
-import tarfile
 import tomllib
 import zipfile
 import zlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any
 
-from packaging.metadata import parse_email
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidSdistFilename, canonicalize_name, parse_sdist_filename
 from packaging.version import InvalidVersion, Version
@@ -45,6 +45,9 @@ from ..artifact.limits import (
     MAX_SDIST_UNPACKED_BYTES,
     MiB,
 )
+
+if TYPE_CHECKING:
+    import tarfile
 
 # Bump when the reading rules change: cached results of an older reader are not reused.
 READER_VERSION = 1
@@ -115,7 +118,7 @@ def split_sdist_filename(filename: str) -> tuple[str, str]:
         return project, version
 
 
-def unknown_from_headers(get) -> str | None:
+def unknown_from_headers(get: Callable[[str], str | None]) -> str | None:
     """The refusal stored by `to_core_metadata` (`get` is a header getter)."""
     return get(_HEADER_UNKNOWN)
 
@@ -152,7 +155,7 @@ class _Bounded(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[override]
+    def readinto(self, buffer: Any) -> int:  # io.RawIOBase's own parameter type is not public
         data = self._raw.read(len(buffer))
         self._left -= len(data)
         if self._left < 0:
@@ -182,6 +185,8 @@ def _root(paths: list[PurePosixPath]) -> str:
 
 
 def _tar_members(data: bytes) -> dict[str, bytes]:
+    import tarfile  # only when an sdist is read: not on the path of a lock of wheels
+
     found: dict[PurePosixPath, bytes] = {}
     paths: list[PurePosixPath] = []
     total = 0
@@ -319,7 +324,7 @@ def _egg_info(members: dict[str, bytes], project: str) -> tuple[str, dict[str, b
     return None
 
 
-def _pyproject(members: dict[str, bytes]) -> dict:
+def _pyproject(members: dict[str, bytes]) -> dict[str, Any]:
     if "pyproject.toml" not in members:
         return {}
     try:
@@ -329,7 +334,7 @@ def _pyproject(members: dict[str, bytes]) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def _from_pyproject(project_table: dict) -> tuple[str | None, tuple[str, ...], tuple[str, ...]] | None:
+def _from_pyproject(project_table: dict[str, Any]) -> tuple[str | None, tuple[str, ...], tuple[str, ...]] | None:
     dynamic = {str(d).lower() for d in project_table.get("dynamic", [])}
     if {"dependencies", "optional-dependencies"} & dynamic:
         return None
@@ -356,6 +361,8 @@ def metadata_from_members(members: dict[str, bytes], project: str, version: str)
     if "PKG-INFO" not in members:
         return refused(project, version, "its source distribution has no PKG-INFO, so its dependencies are only "
                                          "known by running its build; kresolve does not run code at lock time")
+    from packaging.metadata import parse_email  # with email: only when an sdist is read
+
     raw, _ = parse_email(members["PKG-INFO"])
     name = str(raw.get("name") or project)
     if canonicalize_name(name) != project:
@@ -367,7 +374,7 @@ def metadata_from_members(members: dict[str, bytes], project: str, version: str)
     requires_python = raw.get("requires_python")
     dynamic = {d.lower() for d in raw.get("dynamic", [])}
 
-    def found(source: DepsSource, python: str | None, reqs=(), extras=()) -> SdistMetadata:
+    def found(source: DepsSource, python: str | None, reqs: Iterable[str] = (), extras: Iterable[str] = ()) -> SdistMetadata:
         return SdistMetadata(project, version, python, tuple(reqs), tuple(extras), source)
 
     if meta_version >= Version("2.2") and not {"requires-dist", "requires-python"} & dynamic:

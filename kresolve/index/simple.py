@@ -9,12 +9,14 @@ index already gives absolute URLs, and a parsed page can be stored as compact ro
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from html import unescape
-from html.parser import HTMLParser
-from typing import Any, TypeVar, overload
+from typing import Any, overload
 from urllib.parse import urldefrag, urljoin
+
+from packaging.version import Version
+
+from .filenames import parse_version, version_text
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 ACCEPT = f"{JSON_TYPE}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
@@ -23,7 +25,6 @@ ROW_FORMAT = 1
 
 Row = list[Any]  # [filename, url, sha256, requires_python, yanked, has_core_metadata, upload_time]
 ROW_FIELDS = 7
-V = TypeVar("V", bound=Hashable)
 
 
 @dataclass(frozen=True)
@@ -54,19 +55,6 @@ class DistFile:
         return dist
 
 
-class _LinkParser(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.anchors: list[dict[str, str | None]] = []
-        self.base: str | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "base":
-            self.base = dict(attrs).get("href") or self.base
-        elif tag == "a":
-            self.anchors.append(dict(attrs))
-
-
 def _hash_from_fragment(fragment: str) -> str | None:
     name, _, value = fragment.partition("=")
     return value.lower() if name == "sha256" and value else None
@@ -84,7 +72,11 @@ def _absolute(base: str, href: str) -> tuple[str, str]:
 
 def html_rows(body: str, page_url: str) -> list[Row]:
     """A PEP 503 HTML page's files as rows (DistFile.row's layout)."""
-    parser = _LinkParser()
+    from html import unescape
+
+    from .htmllinks import LinkParser
+
+    parser = LinkParser()
     parser.feed(body)
     base = urljoin(page_url, parser.base) if parser.base else page_url
     rows: list[Row] = []
@@ -134,56 +126,188 @@ def parse_page(body: str, content_type: str, page_url: str, index: str = "") -> 
     return [DistFile.from_row(row, index) for row in page_rows(body, content_type, page_url)]
 
 
+class RowBlock:
+    """The rows of one version of a page, kept as their JSON text (a slice of the cache file)
+    until looked at: a warm lock reads a few dozen pages of ~43,000 files and looks at the files
+    of a few hundred versions."""
+
+    __slots__ = ("_data", "_end", "_rows", "_start")
+
+    def __init__(self, data: bytes = b"", start: int = 0, end: int = 0, rows: list[Row] | None = None):
+        self._data = data
+        self._start = start
+        self._end = end
+        self._rows = rows
+
+    def rows(self) -> list[Row]:
+        """The rows (parsed once; two threads parsing at once get equal lists)."""
+        if self._rows is None:
+            self._rows = json.loads(self._data[self._start:self._end])
+        return self._rows
+
+    def data(self) -> bytes:
+        """The rows as JSON text."""
+        if self._rows is not None and not self._data:
+            return json.dumps(self._rows, separators=(",", ":")).encode()
+        return self._data[self._start:self._end]
+
+
+@dataclass(frozen=True)
+class Group:
+    """The files of one version on a page (or of no version of the page's project: text None)."""
+
+    text: str | None  # the version as the filenames spell it
+    positions: tuple[int, ...]  # where the files are on the page (duplicates left out), in page order
+    block: RowBlock  # their rows
+
+
+def group_rows(rows: Sequence[Row], project: str) -> tuple[list[Row], list[Group]]:
+    """A page's rows without repeated filenames (the first is kept, as pip keeps it), and grouped
+    by `version_text` for `project` in order of first appearance: what the page cache stores."""
+    seen: set[str] = set()
+    unique: list[Row] = []
+    for row in rows:
+        if row[0] not in seen:
+            seen.add(row[0])
+            unique.append(row)
+    at: dict[str | None, list[int]] = {}
+    for i, row in enumerate(unique):
+        at.setdefault(version_text(row[0], project), []).append(i)
+    return unique, [Group(text, tuple(positions), RowBlock(rows=[unique[i] for i in positions]))
+                    for text, positions in at.items()]
+
+
 @dataclass(frozen=True)
 class PageRows:
-    """A cached page's files as rows (cache.Listing), not yet made into DistFile objects."""
+    """A cached page's files grouped by version (cache.Listing), not yet made into DistFile objects."""
 
-    rows: tuple[Row, ...]
+    groups: tuple[Group, ...]
+    project: str  # the canonical project name the groups are for
+    count: int
     index: str
+
+    @classmethod
+    def of(cls, rows: Sequence[Row], project: str, index: str) -> PageRows:
+        unique, groups = group_rows(rows, project)
+        return cls(tuple(groups), project, len(unique), index)
+
+    def rows(self) -> list[Row]:
+        """Every row, in page order."""
+        out: list[Row] = [[]] * self.count
+        for group in self.groups:
+            for i, row in zip(group.positions, group.block.rows(), strict=True):
+                out[i] = row
+        return out
+
+
+@dataclass(frozen=True)
+class _Flat:
+    """A project's files as one list over all its parts (ProjectFiles._flatten)."""
+
+    filenames: list[str]
+    sources: list[Row | DistFile]
+    indexes: list[str]
+
+
+class VersionFiles(Mapping[Version, list[DistFile]]):
+    """One project's versions and, made on first access, each one's files (in file order).
+
+    The versions of the first page come from its cached groups, with no filename read; files
+    of the parts after it (other indexes, --find-links: few files) are grouped one by one.
+    Spellings of one version ("1.0", "1.0.0") are one version, as packaging compares them."""
+
+    def __init__(self, page: PageRows | None, page_groups: Sequence[Group],
+                 extra: dict[Version, list[tuple[tuple[int, int], DistFile]]]):
+        self._page = page
+        self._groups: dict[Version, list[Group]] = {}
+        for group in page_groups:
+            version = parse_version(group.text) if group.text is not None else None
+            if version is not None:
+                self._groups.setdefault(version, []).append(group)
+        self._extra = extra
+        self._order = [*self._groups, *(v for v in extra if v not in self._groups)]
+        self._files: dict[Version, list[DistFile]] = {}
+
+    def __getitem__(self, version: Version) -> list[DistFile]:
+        files = self._files.get(version)
+        if files is None:
+            groups, extra = self._groups.get(version, []), self._extra.get(version, [])
+            if not groups and not extra:
+                raise KeyError(version)
+            if len(groups) == 1 and not extra:
+                files = self._group_files(groups[0])
+            else:  # in file order, as one group would have them
+                keyed = [((0, i), f) for g in groups for i, f in zip(g.positions, self._group_files(g), strict=True)]
+                files = [f for _, f in sorted(keyed + extra, key=lambda kf: kf[0])]
+            self._files[version] = files
+        return files
+
+    def _group_files(self, group: Group) -> list[DistFile]:
+        assert self._page is not None  # only the first page's groups are kept as groups
+        index = self._page.index
+        return [DistFile.from_row(row, index) for row in group.block.rows()]
+
+    def __iter__(self) -> Iterator[Version]:
+        return iter(self._order)
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def __contains__(self, version: object) -> bool:
+        return version in self._groups or version in self._extra
 
 
 class ProjectFiles(Sequence[DistFile]):
     """One project's files over all configured indexes, merged as pip merges them (the first
     index wins for a duplicate filename), with DistFile objects made only for the files looked at.
 
-    A lock reads ~50,000 files from a few dozen pages and looks at a few hundred of them:
-    `by_version` groups by filename alone, and `file` makes one DistFile when it is needed.
+    A lock reads ~43,000 files from a few dozen pages and looks at a few hundred of them: a
+    cached page keeps its version groups (`versions`), and only the rows of the versions looked
+    at are parsed. The flat sequence (`all`, indexing) is made only when asked for.
     Thread-safe for readers: making the same DistFile twice gives equal objects.
     """
 
     def __init__(self) -> None:
-        self._filenames: list[str] = []
-        self._sources: list[Row | DistFile] = []
-        self._indexes: list[str] = []
+        self._parts: list[PageRows | Sequence[DistFile]] = []
+        self._flat: _Flat | None = None
         self._made: dict[int, DistFile] = {}
         self._all: list[DistFile] | None = None
 
     def add(self, part: Sequence[DistFile] | PageRows) -> None:
-        if isinstance(part, PageRows) and not self._filenames:
-            names = [row[0] for row in part.rows]
-            if len(set(names)) == len(names):  # the first page, no duplicates: taken whole
-                self._filenames = names
-                self._sources = list(part.rows)
-                self._indexes = [part.index] * len(names)
-                return
-        seen = set(self._filenames)
-        if isinstance(part, PageRows):
-            for row in part.rows:
-                if row[0] not in seen:
-                    seen.add(row[0])
-                    self._filenames.append(row[0])
-                    self._sources.append(row)
-                    self._indexes.append(part.index)
-        else:
-            for dist in part:
-                if dist.filename not in seen:
-                    seen.add(dist.filename)
-                    self._filenames.append(dist.filename)
-                    self._sources.append(dist)
-                    self._indexes.append(dist.index)
+        if part.count if isinstance(part, PageRows) else part:  # a 404 on another index adds nothing
+            self._parts.append(part)
+            self._flat = None
+            self._all = None
+            self._made = {}
+
+    def _flatten(self) -> _Flat:
+        """The files as one list, the first of a filename kept (made the first time asked for)."""
+        flat = self._flat
+        if flat is None:
+            flat = _Flat([], [], [])
+            seen: set[str] = set()
+            for part in self._parts:
+                if isinstance(part, PageRows):
+                    for row in part.rows():
+                        if row[0] not in seen:
+                            seen.add(row[0])
+                            flat.filenames.append(row[0])
+                            flat.sources.append(row)
+                            flat.indexes.append(part.index)
+                else:
+                    for dist in part:
+                        if dist.filename not in seen:
+                            seen.add(dist.filename)
+                            flat.filenames.append(dist.filename)
+                            flat.sources.append(dist)
+                            flat.indexes.append(dist.index)
+            self._flat = flat
+        return flat
 
     def __len__(self) -> int:
-        return len(self._filenames)
+        if len(self._parts) == 1 and isinstance(self._parts[0], PageRows):
+            return self._parts[0].count  # a page's rows have no repeated filename (group_rows)
+        return len(self._flatten().filenames)
 
     @overload
     def __getitem__(self, i: int) -> DistFile: ...
@@ -194,7 +318,7 @@ class ProjectFiles(Sequence[DistFile]):
     def __getitem__(self, i: int | slice) -> DistFile | list[DistFile]:
         if isinstance(i, slice):
             return self.all()[i]
-        return self.file(range(len(self._filenames))[i])  # IndexError and negative positions, as a list
+        return self.file(range(len(self))[i])  # IndexError and negative positions, as a list
 
     def __iter__(self) -> Iterator[DistFile]:
         return iter(self.all())
@@ -202,21 +326,47 @@ class ProjectFiles(Sequence[DistFile]):
     def file(self, i: int) -> DistFile:
         made = self._made.get(i)
         if made is None:
-            source = self._sources[i]
-            made = source if isinstance(source, DistFile) else DistFile.from_row(source, self._indexes[i])
+            flat = self._flatten()
+            source = flat.sources[i]
+            made = source if isinstance(source, DistFile) else DistFile.from_row(source, flat.indexes[i])
             self._made[i] = made
         return made
 
     def all(self) -> list[DistFile]:
         if self._all is None:
-            self._all = [self.file(i) for i in range(len(self._filenames))]
+            self._all = [self.file(i) for i in range(len(self))]
         return self._all
 
-    def by_version(self, version_of: Callable[[str], V | None]) -> dict[V, list[int]]:
-        """File positions grouped by `version_of(filename)` (None: left out), in file order."""
-        groups: dict[V, list[int]] = {}
-        for i, filename in enumerate(self._filenames):
-            version = version_of(filename)
-            if version is not None:
-                groups.setdefault(version, []).append(i)
-        return groups
+    def versions(self, name: str) -> VersionFiles:
+        """The files of project `name` (canonical) by version, in order of first appearance;
+        files of no version of `name` left out. The first part's groups are used as cached when
+        it is a page of `name`; the files of the other parts are read one by one, and a file
+        whose name an earlier part has is left out (only that version's group is read for it)."""
+        parts = self._parts
+        page = parts[0] if parts and isinstance(parts[0], PageRows) and parts[0].project == name else None
+        groups = page.groups if page is not None else ()
+        by_text = {g.text: g for g in groups if g.text is not None}
+        taken: dict[str, set[str]] = {}  # version text -> filenames already listed
+
+        def seen(text: str) -> set[str]:
+            names = taken.get(text)
+            if names is None:
+                group = by_text.get(text)
+                names = {row[0] for row in group.block.rows()} if group is not None else set()
+                taken[text] = names
+            return names
+
+        extra: dict[Version, list[tuple[tuple[int, int], DistFile]]] = {}
+        for p, part in enumerate(parts):
+            if part is page:
+                continue
+            dists = part if not isinstance(part, PageRows) else [DistFile.from_row(row, part.index) for row in part.rows()]
+            for i, dist in enumerate(dists):
+                text = version_text(dist.filename, name)
+                if text is None or dist.filename in seen(text):
+                    continue
+                taken[text].add(dist.filename)
+                version = parse_version(text)
+                assert version is not None  # version_text gives only versions packaging reads
+                extra.setdefault(version, []).append(((p, i), dist))
+        return VersionFiles(page, groups, extra)

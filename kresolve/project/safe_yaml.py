@@ -44,7 +44,7 @@ class ProjectLoader(yaml.SafeLoader):
         self._depth = 0
 
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:
-        event = self.peek_event()
+        event = self.peek_event()  # type: ignore[no-untyped-call]  # types-PyYAML leaves the parser's methods unannotated
         if isinstance(event, AliasEvent) or (isinstance(event, NodeEvent) and event.anchor is not None):
             raise YamlError(_line(event.start_mark), "anchors, aliases and tags are not supported")
         if isinstance(event, (ScalarEvent, CollectionStartEvent)) and event.tag is not None:

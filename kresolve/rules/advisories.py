@@ -20,7 +20,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from ..artifact.facts import FORMAT_H5, FORMAT_KERAS_ZIP, ModelFacts
+from ..artifact.facts import ModelFacts, ModelFormat
 from .db import Advisory, AdvisoryTrigger, RulesDB
 
 # Modules whose classes a .keras config names in every ordinary file (CVE-2025-1550 is about
@@ -51,12 +51,12 @@ class PinAdvisory:
 def about_file(advisory: Advisory, facts: ModelFacts) -> str | None:
     """What in `facts` the advisory is about, in words, or None when the file does not have it."""
     trigger, lambdas = advisory.trigger, bool(facts.lambda_layers)
-    zip_file = facts.format == FORMAT_KERAS_ZIP
+    zip_file = facts.format is ModelFormat.KERAS_ZIP
     if trigger is AdvisoryTrigger.KERAS_ZIP_LAMBDA and zip_file and lambdas:
         return "the model is a .keras archive with Lambda layers"
     if trigger is AdvisoryTrigger.LAMBDA and lambdas:
         return "the model has Lambda layers"
-    if trigger is AdvisoryTrigger.H5_LAMBDA and facts.format == FORMAT_H5 and lambdas:
+    if trigger is AdvisoryTrigger.H5_LAMBDA and facts.format is ModelFormat.H5 and lambdas:
         return "the model is an HDF5 file with Lambda layers"
     if trigger is AdvisoryTrigger.CONFIG_MODULE and zip_file:
         outside = sorted({obj.module for obj in facts.custom_objects

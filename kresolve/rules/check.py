@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,14 @@ from .db import Accelerator, Advisory, Companion, Constraint, Distribution, Era,
 from .specs import overlaps, series_in
 
 
+class Level(StrEnum):
+    ERROR = "error"  # `rules check` fails
+    WARNING = "warning"
+
+
 @dataclass(frozen=True)
 class Finding:
-    level: str  # "error" | "warning"
+    level: Level
     rule_ids: tuple[str, ...]
     message: str
 
@@ -33,12 +39,12 @@ def _sources(db: RulesDB, repo: Path | None) -> list[Finding]:
         *db.companions)
     for rule in rules:
         if not SOURCE.match(rule.source):
-            found.append(Finding("error", (rule.id,), f"source {rule.source!r} is not a URL, metadata:NAME==VERSION or test:tests/FILE.py::NAME"))
+            found.append(Finding(Level.ERROR, (rule.id,), f"source {rule.source!r} is not a URL, metadata:NAME==VERSION or test:tests/FILE.py::NAME"))
         elif rule.source.startswith("test:") and repo is not None:
             file, _, name = rule.source[5:].partition("::")
             path = repo / file
             if not path.is_file() or not re.search(rf"^\s*def {re.escape(name)}\b", path.read_text("utf-8"), re.MULTILINE):
-                found.append(Finding("error", (rule.id,), f"source {rule.source} names a test that does not exist"))
+                found.append(Finding(Level.ERROR, (rule.id,), f"source {rule.source} names a test that does not exist"))
     return found
 
 
@@ -53,7 +59,7 @@ def _contradictions(db: RulesDB) -> list[Finding]:
             if canonicalize_name(ra.name) != canonicalize_name(rb.name) or ra.marker or rb.marker:
                 continue
             if overlaps(a.when.specifier, b.when.specifier) and not overlaps(ra.specifier, rb.specifier):
-                found.append(Finding("error", (a.id, b.id), f"both fire for {a.when.name} in {a.when.specifier & b.when.specifier} "
+                found.append(Finding(Level.ERROR, (a.id, b.id), f"both fire for {a.when.name} in {a.when.specifier & b.when.specifier} "
                                      f"but require {ra} and {rb}, which no version satisfies"))
     return found
 
@@ -84,7 +90,7 @@ def _gaps(db: RulesDB) -> list[Finding]:
         # Sparse families are traps for particular releases, not per-series tables: no gaps there.
         if missing and len(covered) >= 0.75 * len(span):
             names = ", ".join(f"{a}.{b}" for a, b in missing)
-            found.append(Finding("warning", tuple(sorted({r.id for r in rules}))[:3],
+            found.append(Finding(Level.WARNING, tuple(sorted({r.id for r in rules}))[:3],
                                  f"{pkg} → {dep}: rules cover {pkg} {keys[0][0]}.{keys[0][1]}–{keys[-1][0]}.{keys[-1][1]} "
                                  f"but not {names} (fine if no such release exists)"))
     return found
@@ -108,11 +114,11 @@ def _era_conflicts(db: RulesDB) -> list[Finding]:
             pa, pb = dict(a.prefer), dict(b.prefer)
             clash = [k for k in pa.keys() & pb.keys() if pa[k] != pb[k]]
             if clash:
-                found.append(Finding("error", (a.id, b.id), f"overlapping eras prefer different {', '.join(clash)}"))
+                found.append(Finding(Level.ERROR, (a.id, b.id), f"overlapping eras prefer different {', '.join(clash)}"))
             ra, rb = dict(a.ranges), dict(b.ranges)
             for k in ra.keys() & rb.keys():
                 if not overlaps(SpecifierSet(str(ra[k])), SpecifierSet(str(rb[k]))):
-                    found.append(Finding("error", (a.id, b.id), f"overlapping eras give disjoint {k} ranges {ra[k]} and {rb[k]}"))
+                    found.append(Finding(Level.ERROR, (a.id, b.id), f"overlapping eras give disjoint {k} ranges {ra[k]} and {rb[k]}"))
     return found
 
 
@@ -126,10 +132,10 @@ def _route_ambiguity(db: RulesDB) -> list[Finding]:
             ka, kb = a.writer_keras or SpecifierSet(), b.writer_keras or SpecifierSet()
             ta, tb = a.writer_tensorflow or SpecifierSet(), b.writer_tensorflow or SpecifierSet()
             if overlaps(ka, kb) and overlaps(ta, tb):
-                found.append(Finding("error", (a.id, b.id), f"same format {a.format}, same rank {a.rank} and overlapping writers: order is ambiguous"))
+                found.append(Finding(Level.ERROR, (a.id, b.id), f"same format {a.format}, same rank {a.rank} and overlapping writers: order is ambiguous"))
     return found
 
 
 def check_rules(db: RulesDB, repo: Path | None = None) -> list[Finding]:
     findings = _sources(db, repo) + _contradictions(db) + _gaps(db) + _era_conflicts(db) + _route_ambiguity(db)
-    return sorted(findings, key=lambda f: (f.level != "error", f.rule_ids))
+    return sorted(findings, key=lambda f: (f.level is not Level.ERROR, f.rule_ids))

@@ -6,6 +6,7 @@ import enum
 import hashlib
 import json
 import re
+import sys
 import tomllib
 from dataclasses import dataclass
 from datetime import date
@@ -18,14 +19,17 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from ..artifact.facts import ModelFormat
 from ..constants import PLATFORM_NAMES
 from ..errors import KresolveError
+from ..index.requirements import make_requirement
+from .evidence import Confidence
 
 # keras.multibackend: standalone Keras 1.x-2.3 (`keras.models.load_model`, backend from KERAS_BACKEND);
 # tf.compat.v1.saved_model: a TF1 session + `tf.compat.v1.saved_model.loader.load` (TensorFlow 1.x).
 LOADERS = ("tf.keras", "keras", "tf_keras", "tfsmlayer", "tf.saved_model", "keras.multibackend", "tf.compat.v1.saved_model")
 KERAS_FLAVOURS = ("tf", "standalone")  # keras_version recorded with a "-tf" suffix (tf.keras before 2.4), or not
-FORMATS = ("keras-h5", "keras-h5-weights", "keras-weights-json", "keras-zip", "savedmodel")
+FORMATS = tuple(sorted(ModelFormat))  # the `format` key of a [[route]]: what artifact.inspect reports
 
 
 class RulesError(KresolveError):
@@ -90,7 +94,7 @@ class Era:
     keras_flavour: str | None  # "tf" (recorded with a "-tf" suffix), "standalone", or None: either
     prefer: tuple[tuple[str, str], ...]  # (canonical package, release series or version)
     ranges: tuple[tuple[str, SpecifierSet], ...]  # what the writer's stack could have been
-    confidence: str  # "high" | "medium" | "low"
+    confidence: Confidence
     reason: str
     source: str
     file: str
@@ -99,7 +103,7 @@ class Era:
 @dataclass(frozen=True)
 class Route:
     id: str
-    format: str
+    format: ModelFormat
     writer_keras: SpecifierSet | None
     writer_tensorflow: SpecifierSet | None
     rank: int
@@ -248,8 +252,9 @@ _KEYS = {
 class _Checker:
     """Turns one TOML table into a rule, naming the file and rule id in every complaint."""
 
-    def __init__(self, file: str, kind: str, table: dict):
+    def __init__(self, file: str, kind: str, table: dict[str, Any], compile_patterns: bool = True):
         self.file, self.kind, self.table = file, kind, table
+        self.compile_patterns = compile_patterns  # False: these very rules' patterns compiled before
         self.id: str = table["id"] if isinstance(table.get("id"), str) else "?"
 
     def fail(self, what: str) -> RulesError:
@@ -271,7 +276,7 @@ class _Checker:
 
     def requirement(self, text: object) -> Requirement:
         try:
-            return Requirement(str(text))
+            return make_requirement(str(text))
         except InvalidRequirement as exc:
             raise self.fail(f"bad requirement {text!r}: {exc}") from None
 
@@ -351,10 +356,10 @@ def _build(check: _Checker) -> Constraint | Era | Route | KnownBad | Distributio
         if flavour is not None and (flavour not in ("tf", "standalone") or keras is None):
             raise check.fail("'keras_flavour' must be \"tf\" or \"standalone\" and goes with 'keras_version'")
         confidence = check.text("confidence", "medium")
-        if confidence not in ("high", "medium", "low"):
+        if confidence not in tuple(Confidence):
             raise check.fail("'confidence' must be high, medium or low")
         return Era(keras_version=keras, tensorflow_version=tf, saved_between=saved, keras_flavour=flavour, prefer=prefer,
-                   ranges=tuple(ranges), confidence=confidence, **common)
+                   ranges=tuple(ranges), confidence=Confidence(confidence), **common)
     if check.kind in ("distribution", "accelerator"):
         platforms = t.get("platforms")
         if not isinstance(platforms, list) or not platforms or not all(p in PLATFORM_NAMES for p in platforms):
@@ -377,7 +382,7 @@ def _build(check: _Checker) -> Constraint | Era | Route | KnownBad | Distributio
         signatures = t.get("signatures")
         if not isinstance(signatures, list) or not signatures or not all(isinstance(x, str) and x for x in signatures):
             raise check.fail("'signatures' must be a non-empty list of regular expressions")
-        for pattern in signatures:
+        for pattern in signatures if check.compile_patterns else ():
             try:
                 re.compile(pattern)
             except re.error as exc:
@@ -402,7 +407,7 @@ def _build(check: _Checker) -> Constraint | Era | Route | KnownBad | Distributio
     return Route(
         writer_keras_flavour=flavour,
         writer_backend=tuple(backends),
-        format=fmt,
+        format=ModelFormat(fmt),
         writer_keras=check.specifier("writer_keras"),
         writer_tensorflow=check.specifier("writer_tensorflow"),
         rank=rank,
@@ -414,7 +419,7 @@ def _build(check: _Checker) -> Constraint | Era | Route | KnownBad | Distributio
     )
 
 
-def _advisory(check: _Checker, common: dict) -> Advisory:
+def _advisory(check: _Checker, common: dict[str, Any]) -> Advisory:
     t = check.table
     if not re.fullmatch(r"GHSA(-[23456789cfghjmpqrvwx]{4}){3}|CVE-\d{4}-\d{4,}", check.id):
         raise check.fail("'id' must be a GHSA id (GHSA-xxxx-xxxx-xxxx) or, without one, a CVE id")
@@ -463,8 +468,16 @@ def _parsed_cache_path(key: str) -> Path:
     return default_cache_dir() / "rules" / f"{key}.json"
 
 
-def _parse_files(root: Path, files: list[Path]) -> list[tuple[str, dict]]:
-    """(relative path, parsed TOML) per file, from the parse cache when the bytes are the same."""
+def _patterns_mark(cache: Path | None) -> Path | None:
+    """Beside a parsed entry: these rules loaded, their regular expressions compiled by this
+    Python's `re` (compiling ~100 signatures is a third of building the rules; they are used
+    only when a smoke test fails)."""
+    return None if cache is None else cache.parent / f"{cache.stem}.patterns-py{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+def _parse_files(root: Path, files: list[Path]) -> tuple[list[tuple[str, dict[str, Any]]], Path | None]:
+    """(relative path, parsed TOML) per file, from the parse cache when the bytes are the same;
+    and the cache entry's path (None: no cache)."""
     raw: list[tuple[str, bytes]] = []
     digest = hashlib.sha256(f"kresolve-rules-{_PARSED_FORMAT}".encode())
     for path in files:
@@ -482,7 +495,7 @@ def _parse_files(root: Path, files: list[Path]) -> list[tuple[str, dict]]:
     try:
         stored = json.loads(cache.read_bytes()) if cache is not None else None
         if isinstance(stored, list) and [rel for rel, _ in stored] == [rel for rel, _ in raw]:
-            return [(rel, tables) for rel, tables in stored]
+            return [(rel, tables) for rel, tables in stored], cache
     except (OSError, ValueError, TypeError):
         pass
     parsed = []
@@ -503,7 +516,7 @@ def _parse_files(root: Path, files: list[Path]) -> list[tuple[str, dict]]:
             atomic_write(cache, text.encode())
     except (TypeError, ValueError, OSError):
         pass
-    return parsed
+    return parsed, cache
 
 
 def load_rules(root: Path | None = None) -> RulesDB:
@@ -511,9 +524,12 @@ def load_rules(root: Path | None = None) -> RulesDB:
     files = sorted(p for p in root.rglob("*.toml") if "approved" not in p.relative_to(root).parts)
     if not files:
         raise RulesError(f"no rules found under {root}")
-    built: dict[str, list] = {k: [] for k in _KEYS}
+    built: dict[str, list[Any]] = {k: [] for k in _KEYS}
     seen: dict[str, str] = {}
-    for rel, data in _parse_files(root, files):
+    parsed, cache = _parse_files(root, files)
+    mark = _patterns_mark(cache)
+    compiled = mark is not None and mark.is_file()
+    for rel, data in parsed:
         unknown = set(data) - set(built)
         if unknown:
             raise RulesError(f"rules file {rel}: unknown section(s) {', '.join(sorted(unknown))}")
@@ -521,12 +537,17 @@ def load_rules(root: Path | None = None) -> RulesDB:
             if not isinstance(tables, list):
                 raise RulesError(f"rules file {rel}: {kind} must be an array of tables ([[{kind}]])")
             for table in tables:
-                check = _Checker(rel, kind, table)
+                check = _Checker(rel, kind, table, compile_patterns=not compiled)
                 check.check_keys()
                 if check.id in seen:
                     raise check.fail(f"duplicate id (also in {seen[check.id]})")
                 seen[check.id] = rel
                 built[kind].append(_build(check))
+    if mark is not None and not compiled and mark.parent.is_dir():  # only beside a parsed entry
+        try:
+            mark.touch()
+        except OSError:
+            pass
     return RulesDB(
         root=str(root),
         constraints=tuple(built["constraint"]),

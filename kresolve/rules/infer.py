@@ -9,8 +9,7 @@ those versions or by the save date, then project files found beside the model.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
@@ -21,10 +20,11 @@ from ..artifact.facts import ModelFacts
 from ..constants import KEY_PACKAGES
 from ..solve.preference import Exact, Range, Series, parse_preference
 from .db import Era, RulesDB
+from .evidence import Confidence, Evidence
 from .specs import is_empty
 
-EVIDENCE = ("sidecar", "artifact", "era", "project")  # strongest first
-CONFIDENCE = {"sidecar": "high", "artifact": "high", "project": "low"}
+# How sure each kind of evidence is when the rule behind it says nothing (an era rule says it).
+CONFIDENCE = {Evidence.SIDECAR: Confidence.HIGH, Evidence.ARTIFACT: Confidence.HIGH, Evidence.PROJECT: Confidence.LOW}
 # The writers the save-date eras are about: Keras 3 (rules/keras3-dates.toml).
 DATE_ERA_WRITERS = SpecifierSet(">=3.0.dev0,<4")
 
@@ -34,8 +34,8 @@ class Estimate:
     package: str  # canonical name, or "python"
     range: str  # PEP 440 specifier text ("" = unknown); "==X" for exact evidence
     preferred: str | None  # exact version or release series the solver should aim at
-    confidence: str  # "high" | "medium" | "low"
-    evidence: str  # the strongest evidence behind it (one of EVIDENCE)
+    confidence: Confidence
+    evidence: Evidence  # the strongest evidence behind it
     reasons: tuple[str, ...]
     rule_ids: tuple[str, ...] = ()
 
@@ -135,47 +135,56 @@ def _refines(exact: str, series: str) -> bool:
     return isinstance(a, Exact) and isinstance(b, Series) and len(b.prefix.release) == 2 and b.matches(a.version)
 
 
+@dataclass
+class _Entry:
+    """One package's evidence while it is collected (mutable: the builder's scratch)."""
+
+    evidence: Evidence  # the first, strongest
+    ranges: list[tuple[SpecifierSet, Evidence, str]] = field(default_factory=list)
+    preferred: str | None = None
+    confidence: Confidence | None = None
+    reasons: list[str] = field(default_factory=list)
+    rules: list[str] = field(default_factory=list)
+
+
 class _Builder:
     """Collects evidence per package; the first (strongest) evidence keeps the preference."""
 
     def __init__(self) -> None:
-        self.data: dict[str, dict[str, Any]] = {}
+        self.data: dict[str, _Entry] = {}
 
-    def add(self, package: str, evidence: str, reason: str, range_: str | SpecifierSet | None = None,
-            preferred: str | None = None, confidence: str | None = None, rule_id: str | None = None) -> None:
-        entry = self.data.setdefault(
-            package, {"ranges": [], "preferred": None, "evidence": evidence, "confidence": None, "reasons": [], "rules": []}
-        )
-        entry["reasons"].append(reason)
+    def add(self, package: str, evidence: Evidence, reason: str, range_: str | SpecifierSet | None = None,
+            preferred: str | None = None, confidence: Confidence | None = None, rule_id: str | None = None) -> None:
+        entry = self.data.setdefault(package, _Entry(evidence))
+        entry.reasons.append(reason)
         if rule_id:
-            entry["rules"].append(rule_id)
+            entry.rules.append(rule_id)
         if range_ is not None:
-            entry["ranges"].append((SpecifierSet(str(range_)), evidence, reason))
-        if preferred and (entry["preferred"] is None or _refines(preferred, entry["preferred"])):
-            entry["preferred"] = preferred
-        if entry["confidence"] is None and (confidence or CONFIDENCE.get(evidence)):
-            entry["confidence"] = confidence or CONFIDENCE[evidence]
+            entry.ranges.append((SpecifierSet(str(range_)), evidence, reason))
+        if preferred and (entry.preferred is None or _refines(preferred, entry.preferred)):
+            entry.preferred = preferred
+        if entry.confidence is None:
+            entry.confidence = confidence or CONFIDENCE.get(evidence)
 
     def build(self) -> tuple[tuple[Estimate, ...], list[str]]:
         notes, estimates = [], []
         for package, entry in self.data.items():
-            used: list[str]
-            combined, used = SpecifierSet(), []
-            for spec, evidence, reason in entry["ranges"]:
+            combined = SpecifierSet()
+            for spec, evidence, reason in entry.ranges:
                 trial = combined & spec
                 if is_empty(trial):
                     notes.append(f"{package}: {evidence} evidence ({reason}) contradicts stronger evidence; ignored")
                     continue
-                combined, used = trial, used + [evidence]
+                combined = trial
             estimates.append(
                 Estimate(
                     package=package,
                     range=_python_range(combined) if package == "python" else str(combined),
-                    preferred=entry["preferred"],
-                    confidence=entry["confidence"] or "medium",
-                    evidence=entry["evidence"],
-                    reasons=tuple(dict.fromkeys(entry["reasons"])),
-                    rule_ids=tuple(dict.fromkeys(entry["rules"])),
+                    preferred=entry.preferred,
+                    confidence=entry.confidence or Confidence.MEDIUM,
+                    evidence=entry.evidence,
+                    reasons=tuple(dict.fromkeys(entry.reasons)),
+                    rule_ids=tuple(dict.fromkeys(entry.rules)),
                 )
             )
         order = {name: rank for rank, name in enumerate(KEY_PACKAGES)}
@@ -198,9 +207,9 @@ def infer(facts: ModelFacts, db: RulesDB) -> TrainingEnv:
             decided.append(f"the sidecar {where} (written in the training environment)")
             if facts.sidecar.python_version:
                 v = facts.sidecar.python_version
-                b.add("python", "sidecar", f"{where} records Python {v}", f"=={v}", v)
+                b.add("python", Evidence.SIDECAR, f"{where} records Python {v}", f"=={v}", v)
             for name, version in facts.sidecar.packages:
-                b.add(canonicalize_name(name), "sidecar", f"{where} records {name} {version}", f"=={version}", version)
+                b.add(canonicalize_name(name), Evidence.SIDECAR, f"{where} records {name} {version}", f"=={version}", version)
 
     keras = writer_version(facts.keras_version)
     if keras is not None:
@@ -209,12 +218,12 @@ def infer(facts: ModelFacts, db: RulesDB) -> TrainingEnv:
         # (the keras 2.4 package only wraps tf.keras, and no keras 2.5 was released): none of
         # them says anything about the `keras` package.
         if not (facts.keras_version or "").strip().endswith("-tf") and not Version("2.4") <= keras < Version("2.6"):
-            b.add("keras", "artifact", what, f"=={keras}", str(keras))
+            b.add("keras", Evidence.ARTIFACT, what, f"=={keras}", str(keras))
         decided.append(what)
     tf = writer_version(facts.tensorflow_version)
     if tf is not None:
         what = f"the SavedModel records tensorflow_version {facts.tensorflow_version}"
-        b.add("tensorflow", "artifact", what, f"=={tf}", str(tf))
+        b.add("tensorflow", Evidence.ARTIFACT, what, f"=={tf}", str(tf))
         decided.append(what)
 
     for lam in facts.lambda_layers:
@@ -224,15 +233,15 @@ def infer(facts: ModelFacts, db: RulesDB) -> TrainingEnv:
             reason = (f"Lambda layer {lam.layer_name!r} holds Python {lam.python_hint} bytecode, "
                       "which only loads on the Python minor that wrote it")
             hard.append(HardConstraint(f"python{spec}", reason))
-            b.add("python", "artifact", reason, spec)
+            b.add("python", Evidence.ARTIFACT, reason, spec)
     hard = list({h.requirement: h for h in hard}.values())
 
     for era in db.eras:
         if _era_matches(era, facts):
             for name, version in era.prefer:
-                b.add(name, "era", era.reason, preferred=version, confidence=era.confidence, rule_id=era.id)
+                b.add(name, Evidence.ERA, era.reason, preferred=version, confidence=era.confidence, rule_id=era.id)
             for name, era_range in era.ranges:
-                b.add(name, "era", era.reason, era_range, confidence=era.confidence, rule_id=era.id)
+                b.add(name, Evidence.ERA, era.reason, era_range, confidence=era.confidence, rule_id=era.id)
             if era.saved_between is not None:
                 decided.append(f"date_saved {facts.date_saved}")
 
@@ -245,7 +254,7 @@ def infer(facts: ModelFacts, db: RulesDB) -> TrainingEnv:
                 SpecifierSet(spec_text)
             except InvalidSpecifier:
                 continue  # an unreadable range in a project file is no evidence
-            b.add(canonicalize_name(name), "project", f"{evidence.path} ({evidence.kind}) lists {name} {spec_text}",
+            b.add(canonicalize_name(name), Evidence.PROJECT, f"{evidence.path} ({evidence.kind}) lists {name} {spec_text}",
                   spec_text or None, spec if exact else None)
         if evidence.python:
             py = evidence.python.strip()
@@ -261,7 +270,7 @@ def infer(facts: ModelFacts, db: RulesDB) -> TrainingEnv:
                 SpecifierSet(spec)
             except InvalidSpecifier:
                 continue  # an unreadable range in a project file is no evidence
-            b.add("python", "project", f"{evidence.path} ({evidence.kind}) names Python {py}", spec, preferred)
+            b.add("python", Evidence.PROJECT, f"{evidence.path} ({evidence.kind}) names Python {py}", spec, preferred)
 
     estimates, notes = b.build()
     if sidecar_note:

@@ -14,11 +14,12 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from ..artifact.facts import ModelFacts
+from ..artifact.facts import ModelFacts, ModelFormat
 from ..errors import Unsolvable
 from ..solve.preference import Range, parse_preference
 from .companions import companion_needs
 from .db import Route, RulesDB
+from .evidence import Evidence
 from .infer import TrainingEnv, infer, writer_version
 
 
@@ -26,7 +27,7 @@ from .infer import TrainingEnv, infer, writer_version
 class Preference:
     name: str  # canonical package name, or "python"
     version: str  # exact ("2.15.1"), a release series ("2.15") or a range: solve.preference.parse_preference
-    evidence: str  # "sidecar", "artifact", "era", "project", or INHERITED
+    evidence: Evidence
     reason: str
     rule_id: str | None = None
 
@@ -68,7 +69,7 @@ def _route_matches(route: Route, facts: ModelFacts) -> bool:
 def preferences_for(training: TrainingEnv, route: Route) -> tuple[Preference, ...]:
     prefs = []
     for est in training.estimates:
-        preferred = est.preferred or (est.range if est.evidence == "era" and est.range else None)
+        preferred = est.preferred or (est.range if est.evidence is Evidence.ERA and est.range else None)
         if not preferred or not preferred.strip():
             continue  # blank text is no preference (solve.preference.parse_preference)
         name = est.package
@@ -77,13 +78,13 @@ def preferences_for(training: TrainingEnv, route: Route) -> tuple[Preference, ..
             if training.get("tf-keras") is not None:
                 continue
             name = "tf-keras"
-        reason = est.reasons[0] if est.reasons else est.evidence
+        reason = est.reasons[0] if est.reasons else str(est.evidence)
         prefs.append(Preference(name, preferred, est.evidence, reason, est.rule_ids[0] if est.rule_ids else None))
     return tuple(prefs) + _inherited(tuple(prefs), route)
 
 
 # Evidence for packages that record nothing themselves: they follow the package they ship with.
-INHERITED = "inherited"
+INHERITED = Evidence.INHERITED
 # Released in lockstep with TensorFlow, one line per TensorFlow minor: tf-keras 2.N needs
 # TensorFlow 2.N (rules/keras.toml tf-keras-2.N-tensorflow); TensorFlow 2.N's METADATA pins
 # tensorboard 2.N and tensorflow-estimator 2.N (metadata:tensorflow==2.12.0), though 2.3-2.7 only
@@ -153,7 +154,7 @@ def plans_for(facts: ModelFacts, db: RulesDB, extra: tuple[Need, ...] = (), trai
         writer = facts.keras_version or facts.tensorflow_version or "an unrecorded version"
         raise Unsolvable(
             f"{facts.path}: the rules know no way to load a {facts.format} model written by {writer}"
-            + (" (weights only: the code that builds the architecture is needed)" if facts.format == "keras-h5-weights" else "")
+            + (" (weights only: the code that builds the architecture is needed)" if facts.format is ModelFormat.H5_WEIGHTS else "")
         )
     training = training or infer(facts, db)
     hard = tuple(Need(Requirement(h.requirement), h.reason) for h in training.hard)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
@@ -27,11 +28,25 @@ from .specs import bound_probes, is_empty
 PYTHONS = [Version("2.7")] + [Version(f"3.{m}") for m in range(15)]
 
 
+class DisagreementKind(StrEnum):
+    """How a rule relates to the release's METADATA (see the module doc); declaration order is
+    the order `rules verify` counts them in."""
+
+    LOOSER = "looser"  # a bug: admits what the metadata excludes
+    CONTRADICTS = "contradicts"  # a bug: no version satisfies both
+    STRICTER = "stricter"
+    WEAKER = "weaker"
+    UNVERIFIABLE = "unverifiable"  # no wheel on the index to check against
+
+
+BUGS = frozenset({DisagreementKind.LOOSER, DisagreementKind.CONTRADICTS})
+
+
 @dataclass(frozen=True)
 class Disagreement:
     rule_id: str
     release: str  # "tensorflow 2.15.1"
-    kind: str  # "looser" | "contradicts" (bugs), "stricter" | "weaker" | "unverifiable"
+    kind: DisagreementKind
     detail: str
 
 
@@ -92,7 +107,7 @@ def verify_constraint(rule: Constraint, index: Index) -> list[Disagreement]:
     name = canonicalize_name(rule.when.name)
     releases = _newest_per_series(index, name, rule.when.specifier)
     if not releases:
-        return [Disagreement(rule.id, str(rule.when), "unverifiable", f"no wheel of {rule.when} on the index")]
+        return [Disagreement(rule.id, str(rule.when), DisagreementKind.UNVERIFIABLE, f"no wheel of {rule.when} on the index")]
     found = []
     for version, files in sorted(releases.items()):
         release = f"{name} {version}"
@@ -104,10 +119,10 @@ def verify_constraint(rule: Constraint, index: Index) -> list[Disagreement]:
                 allowed = {p for p in wheel_py if not meta.requires_python or SpecifierSet(meta.requires_python).contains(p)}
                 rule_py = {p for p in PYTHONS if req.specifier.contains(p)}
                 if rule_py - allowed:
-                    found.append(Disagreement(rule.id, release, "looser",
+                    found.append(Disagreement(rule.id, release, DisagreementKind.LOOSER,
                                               f"allows Python {', '.join(map(str, sorted(rule_py - allowed)))} but the release has no usable wheel for it"))
                 if allowed - rule_py:
-                    found.append(Disagreement(rule.id, release, "stricter",
+                    found.append(Disagreement(rule.id, release, DisagreementKind.STRICTER,
                                               f"excludes Python {', '.join(map(str, sorted(allowed - rule_py)))} which has wheels"))
                 continue
             meta_specs = []
@@ -121,25 +136,22 @@ def verify_constraint(rule: Constraint, index: Index) -> list[Disagreement]:
                                                                                                   "platform_machine": "x86_64"})):
                     meta_specs.append(r.specifier)
             if not meta_specs:
-                found.append(Disagreement(rule.id, release, "stricter", f"METADATA does not require {dep}; the rule adds {req}"))
+                found.append(Disagreement(rule.id, release, DisagreementKind.STRICTER, f"METADATA does not require {dep}; the rule adds {req}"))
                 continue
             meta_spec = SpecifierSet()
             for s in meta_specs:
                 meta_spec &= s
             looser, stricter = _compare(req.specifier, meta_spec, _probes(req.specifier, meta_spec))
             if is_empty(req.specifier & meta_spec):
-                found.append(Disagreement(rule.id, release, "contradicts",
+                found.append(Disagreement(rule.id, release, DisagreementKind.CONTRADICTS,
                                           f"{req} and METADATA's {dep}{meta_spec} have no version in common"))
                 continue
             if looser:
-                found.append(Disagreement(rule.id, release, "weaker",
+                found.append(Disagreement(rule.id, release, DisagreementKind.WEAKER,
                                           f"{req} admits {', '.join(map(str, looser[:4]))} which METADATA ({dep}{meta_spec}) excludes; both apply"))
             if stricter:
-                found.append(Disagreement(rule.id, release, "stricter", f"{req} narrows METADATA's {dep}{meta_spec}"))
+                found.append(Disagreement(rule.id, release, DisagreementKind.STRICTER, f"{req} narrows METADATA's {dep}{meta_spec}"))
     return found
-
-
-BUGS = ("looser", "contradicts")
 
 
 def verify_rules(db: RulesDB, index: Index, packages: Iterable[str] = (), rule_ids: Iterable[str] = ()) -> list[Disagreement]:

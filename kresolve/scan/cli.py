@@ -220,8 +220,6 @@ def _table(result: ScanResult, out: Console) -> None:
 
 def lock_many(args: argparse.Namespace, out: Console) -> int:
     """`kresolve lock A B C`: one environment for all of them."""
-    from ..together import lock_many as together
-
     started = time.monotonic()
     single = [flag for flag, given in (("--format", getattr(args, "formats", None) not in (None, "", "pip")),
                                        ("--template", getattr(args, "template", None)),
@@ -230,14 +228,14 @@ def lock_many(args: argparse.Namespace, out: Console) -> int:
                                        ("--requirement", getattr(args, "requirement", None))) if given]
     if single:
         raise BadInput(f"{', '.join(single)}: not yet for several models (one requirements.txt for all of them is written)")
-    from ..cli import _index_config
+    from ..cli import session_from
 
-    config = _index_config(args)
-    result = together(args.model, python=args.python, platform=args.platform, out_dir=Path(args.output),
-                      smoke=not args.no_smoke, trust_model=args.trust_model, offline=args.offline, index_config=config,
-                      policy=args.policy, custom_objects=tuple(args.custom_objects), code_paths=tuple(args.code_path))
+    with session_from(args, progress=False) as session:  # its own output says what it did
+        result = session.lock_many(args.model, python=args.python, platform=args.platform, out_dir=Path(args.output),
+                                   smoke=not args.no_smoke, trust_model=args.trust_model,
+                                   custom_objects=tuple(args.custom_objects), code_paths=tuple(args.code_path))
     if args.json:
-        print(json.dumps(result.report, indent=2))
+        print(json.dumps(result.report.to_json(), indent=2))
         return 0
     co = result.together
     out.print(Text(f"One environment for {len(co.members)} models on {co.environment.target.describe()} "

@@ -25,6 +25,7 @@ from ..constants import KEY_PACKAGES
 from ..smoke.run import pinned_satisfies, pins_in_lock
 from ..solve.many import steps
 from ..target import Target
+from .evaluate import minor_preference
 from .fleet import ModelRow, PlanNeeds, Proposal
 
 
@@ -52,10 +53,7 @@ def distance_in(plan: PlanNeeds, pins: dict[str, str], python: str) -> float:
     total = 0.0
     for name in KEY_PACKAGES:
         if name in prefs and name in have:
-            wanted = prefs[name]
-            if name == "python" and wanted[:1].isdigit():
-                wanted = ".".join(wanted.split(".")[:2])
-            total += steps(have[name], wanted)
+            total += steps(have[name], minor_preference(name, prefs[name]))
     return round(total, 3)
 
 

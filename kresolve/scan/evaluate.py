@@ -15,7 +15,7 @@ from typing import Any
 
 from .. import __version__
 from ..artifact import inspect
-from ..artifact.facts import FORMAT_H5_WEIGHTS, FORMAT_WEIGHTS_JSON, ModelFacts
+from ..artifact.facts import ModelFacts, ModelFormat
 from ..artifact.savedmodel import missing_variables
 from ..constants import KEY_PACKAGES, SHOWN_PACKAGES
 from ..customcode import missing_custom_code
@@ -163,7 +163,7 @@ class Evaluator:
             hints = sorted({lam.python_hint for lam in facts.lambda_layers if lam.python_hint})
             notes.append(f"{len(facts.lambda_layers)} Lambda layer(s): code stored in the file, loads only with --trust-model"
                          + (f" and on Python {', '.join(hints)}" if hints else ""))
-        if facts.format in (FORMAT_H5_WEIGHTS, FORMAT_WEIGHTS_JSON):
+        if facts.format in (ModelFormat.H5_WEIGHTS, ModelFormat.WEIGHTS_JSON):
             risks.append(Risk.WEIGHTS_ONLY)
             notes.append("weights only: the architecture comes from "
                          + ("the JSON beside it" if facts.architecture else "code that is not in the file"))
@@ -202,7 +202,7 @@ class Evaluator:
             return Cell(tid, Outcome.UNSOLVABLE, tuple(line.strip(" -") for line in str(exc).splitlines() if line.strip()))
         route = env.plan.route
         pins = [env.python, *(p for p in env.pins if p.name in SHOWN)]
-        key = tuple(KeyPin(p.name, p.version, p.preferred, p.distance, steps(p.version, _minor(p.name, p.preferred)))
+        key = tuple(KeyPin(p.name, p.version, p.preferred, p.distance_text, steps(p.version, minor_preference(p.name, p.preferred)))
                     for p in pins)
         reasons = [f"route {route.id} ({route.loader}): {route.reason}"]
         reasons += [f"route {rid} not used: {' '.join(why.split())}" for rid, why in env.skipped_routes]
@@ -220,7 +220,7 @@ class Evaluator:
         return next((target_id(t) for t in self.targets if is_host(t)), None)
 
 
-def _minor(name: str, preferred: str | None) -> str | Preferred | None:
+def minor_preference(name: str, preferred: str | None) -> str | Preferred | None:
     """The interpreter's distance compares minors (3.11 vs 3.11.7 is the same)."""
     if name == "python" and preferred:
         try:

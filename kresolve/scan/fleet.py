@@ -7,12 +7,14 @@ that `--resume` continues from, and the results Dask workers send back all use i
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
+from ..artifact.facts import ModelFormat
 
-class Outcome(str, enum.Enum):
+
+class Outcome(StrEnum):
     """What happened to one model on one target, best first."""
 
     PROVED = "proved"  # solved, and the smoke test loaded it and matched (or predicted finite outputs)
@@ -26,7 +28,7 @@ class Outcome(str, enum.Enum):
         return self in (Outcome.PROVED, Outcome.SOLVED)
 
 
-class Risk(str, enum.Enum):
+class Risk(StrEnum):
     CUSTOM_CLASSES = "custom-classes"  # classes that need their code at load time
     LAMBDA = "lambda"  # Lambda layers: bytecode bound to a Python minor, loads only trusted
     WEIGHTS_ONLY = "weights-only"  # the architecture comes from code or a separate JSON
@@ -35,7 +37,10 @@ class Risk(str, enum.Enum):
     UNREADABLE = "unreadable"  # refused for any other reason (corrupt, empty, not a model)
 
 
-class SmokeStatus(str, enum.Enum):
+class ProofStatus(StrEnum):
+    """A cell's smoke verdict: smoke.status.SmokeStatus's values, and what the scan adds when the
+    smoke process gives no verdict of its own."""
+
     PASSED = "passed"
     FAILED = "failed"
     SKIPPED = "skipped"
@@ -64,7 +69,7 @@ class KeyPin:
 class Proof:
     """The smoke test's verdict for one cell."""
 
-    status: SmokeStatus
+    status: ProofStatus
     reason: str
     loader: str | None = None
     compared: bool = False  # recorded outputs existed and were compared
@@ -78,7 +83,7 @@ class Proof:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Proof:
-        return cls(SmokeStatus(data["status"]), data["reason"], data["loader"], data["compared"], data["max_abs_diff"],
+        return cls(ProofStatus(data["status"]), data["reason"], data["loader"], data["compared"], data["max_abs_diff"],
                    data["seconds"], data["env_reused"])
 
 
@@ -137,7 +142,7 @@ class PlanNeeds:
 class ModelRow:
     path: str
     stamp: str  # size and mtime of the file(s): a resumed scan re-reads a model that changed
-    format: str | None
+    format: ModelFormat | None  # None: the file was refused
     keras_version: str | None
     tensorflow_version: str | None
     training: tuple[tuple[str, str], ...]  # (package, preferred version or range) as inferred
@@ -166,7 +171,8 @@ class ModelRow:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ModelRow:
-        return cls(data["path"], data["stamp"], data["format"], data["keras_version"], data["tensorflow_version"],
+        fmt = None if data["format"] is None else ModelFormat(data["format"])
+        return cls(data["path"], data["stamp"], fmt, data["keras_version"], data["tensorflow_version"],
                    tuple(data["training"].items()), data["decided_by"], tuple(Risk(r) for r in data["risks"]),
                    tuple(data["risk_notes"]), data["error"], tuple(Cell.from_json(c) for c in data["cells"]),
                    tuple(PlanNeeds.from_json(p) for p in data.get("plans", [])))

@@ -32,13 +32,14 @@ from pathlib import Path
 from typing import Any
 
 from ..artifact import inspect
+from ..diagnose import KnownCauses
 from ..errors import BadInput, ErrorKind, KresolveError
 from ..index import IndexConfig
 from ..rules.plan import plans_for
 from ..smoke.run import Attempt, attempts_for, pins_in_lock, smoke_test
 from ..target import make_target
 from .evaluate import Evaluator, ScanOptions
-from .fleet import Cell, ModelRow, Outcome, Proof, Risk, SmokeStatus
+from .fleet import Cell, ModelRow, Outcome, Proof, ProofStatus, Risk
 
 MEMORY_PER_JOB = 3 * 2**30  # a TensorFlow loader process, roughly
 
@@ -63,16 +64,17 @@ class SmokeJob:
     index_config: IndexConfig
     envs_root: str
     load_timeout: float = 600.0
+    diagnoser: KnownCauses | None = None  # the scan's rules, for the known causes of a load error
 
 
 def smoke_job_for(row: ModelRow, cell: Cell, options: ScanOptions, evaluator: Evaluator) -> SmokeJob | Proof:
     """The job that proves `cell`, or the reason no smoke test can run (a skipped Proof)."""
     if cell.lock is None or cell.route is None or cell.loader is None:
-        return Proof(SmokeStatus.SKIPPED, "nothing to prove: no environment was solved")
+        return Proof(ProofStatus.SKIPPED, "nothing to prove: no environment was solved")
     if Risk.CUSTOM_CLASSES in row.risks:
-        return Proof(SmokeStatus.SKIPPED, "custom classes without their code: lock the model alone with --custom-objects MODULE")
+        return Proof(ProofStatus.SKIPPED, "custom classes without their code: lock the model alone with --custom-objects MODULE")
     if Risk.NO_WEIGHTS in row.risks:
-        return Proof(SmokeStatus.SKIPPED, "the SavedModel has no variables to load")
+        return Proof(ProofStatus.SKIPPED, "the SavedModel has no variables to load")
     chosen = Attempt(cell.loader, cell.env_vars, cell.route)
     try:
         routes = [p.route for p in plans_for(inspect(row.path), evaluator.rules)]
@@ -81,7 +83,7 @@ def smoke_job_for(row: ModelRow, cell: Cell, options: ScanOptions, evaluator: Ev
     attempts = attempts_for(chosen, routes, pins_in_lock(cell.lock))
     cache = evaluator.cache
     return SmokeJob(row.path, cell.target, cell.lock, cell.env or "", attempts, options.trust_model,
-                    options.index_config, str(cache.root / "envs"), min(600.0, options.timeout))
+                    options.index_config, str(cache.root / "envs"), min(600.0, options.timeout), KnownCauses(evaluator.rules))
 
 
 def run_smoke_job(job: SmokeJob) -> Proof:
@@ -89,13 +91,13 @@ def run_smoke_job(job: SmokeJob) -> Proof:
     try:
         facts = inspect(job.model)
     except BadInput as exc:
-        return Proof(SmokeStatus.FAILED, f"the model could not be read again: {exc}")
+        return Proof(ProofStatus.FAILED, f"the model could not be read again: {exc}")
     with tempfile.TemporaryDirectory(prefix="kresolve-scan-") as tmp:
         lock = Path(tmp) / "requirements.txt"
         lock.write_text(job.lock, "utf-8")
         result = smoke_test(facts, lock, job.attempts, make_target(), job.index_config, Path(job.envs_root),
-                            trust=job.trust, timeout=job.load_timeout)
-    return Proof(SmokeStatus(result.status), " ".join(result.reason.split()), result.loader, result.compared,
+                            trust=job.trust, timeout=job.load_timeout, diagnoser=job.diagnoser)
+    return Proof(ProofStatus(result.status.value), " ".join(result.reason.split()), result.loader, result.compared,
                  result.max_abs_diff, result.seconds, result.env_reused)
 
 
@@ -104,9 +106,9 @@ def with_proof(row: ModelRow, target: str, proof: Proof) -> ModelRow:
     cells = []
     for cell in row.cells:
         if cell.target == target and cell.outcome is Outcome.SOLVED:
-            if proof.status is SmokeStatus.PASSED:
+            if proof.status is ProofStatus.PASSED:
                 outcome = Outcome.PROVED
-            elif proof.status is SmokeStatus.SKIPPED:
+            elif proof.status is ProofStatus.SKIPPED:
                 outcome = Outcome.SOLVED
             else:
                 outcome = Outcome.SMOKE_FAILED
@@ -175,7 +177,7 @@ class LocalSmoke:
                     key, job = running.pop(future)
                     proof = future.result()
                     self.events.append(("done", key))
-                    if not proof.env_reused and proof.status is not SmokeStatus.SKIPPED:
+                    if not proof.env_reused and proof.status is not ProofStatus.SKIPPED:
                         self.on_built()
                     for later in waiting.pop(job.env, []):  # its environment exists now
                         start(*later)
@@ -204,14 +206,14 @@ class LocalSmoke:
             except subprocess.TimeoutExpired:
                 _kill_tree(proc)
                 proc.communicate()
-                return Proof(SmokeStatus.TIMEOUT, f"the smoke test did not finish within {self.timeout:.0f}s (killed; the scan went on)")
+                return Proof(ProofStatus.TIMEOUT, f"the smoke test did not finish within {self.timeout:.0f}s (killed; the scan went on)")
             finally:
                 with self._guard:
                     self._procs.discard(proc)
             if answer.exists():
                 return _proof_from(json.loads(answer.read_text("utf-8")))
             tail = (err or b"").decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
-            return Proof(SmokeStatus.CRASHED, f"the smoke process died (exit {proc.returncode}): {tail[0]}")
+            return Proof(ProofStatus.CRASHED, f"the smoke process died (exit {proc.returncode}): {tail[0]}")
 
 
 def _kill_tree(proc: subprocess.Popen[Any]) -> None:

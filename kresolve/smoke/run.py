@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,13 +28,13 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from ..artifact.facts import ModelFacts
-from ..diagnose import diagnose, render_diagnoses
 from ..index import IndexConfig
 from ..lock.requirements_txt import locked_pins
 from ..progress import Progress, Stage, stage, watch_bytes
-from ..rules.db import Route, load_rules
+from ..rules.db import Route
 from ..target import Target, is_host
 from .envs import EnvBuildError, build_env, env_key
+from .status import SmokeStatus
 
 LOADER_SCRIPT = Path(__file__).with_name("loader.py")
 ATOL = RTOL = 1e-5
@@ -86,7 +86,7 @@ class OutputDiff:
 
 @dataclass(frozen=True)
 class SmokeResult:
-    status: str  # "passed", "failed", "skipped"
+    status: SmokeStatus
     reason: str
     loader: str  # the loader that proved it (or, on failure, the first one tried)
     env_dir: str | None = None
@@ -104,7 +104,7 @@ class SmokeResult:
 
     @property
     def passed(self) -> bool:
-        return self.status == "passed"
+        return self.status is SmokeStatus.PASSED
 
 
 def skip_reason(target: Target) -> str | None:
@@ -326,15 +326,20 @@ def _run_attempt(python: Path, request: dict[str, Any], env_vars: dict[str, str]
     return json.loads(res_path.read_text("utf-8")), None, isolation
 
 
+# (error text, installed versions) -> the known causes in words, "" for none: the caller's rules
+# (diagnose.KnownCauses), so the smoke test never reads the rules itself.
+Diagnoser = Callable[[str, Mapping[str, str]], str]
+
+
 def _explain_failure(why: str, result: dict[str, Any] | None, facts: ModelFacts, modules: Sequence[str],
-                     env_path: Path) -> str:
+                     env_path: Path, diagnoser: Diagnoser | None) -> str:
     missing = [c.registered_name or c.class_name for c in facts.custom_objects]
     if missing and not modules:
         why += (f" — the model uses custom objects ({', '.join(missing)}) whose code was not provided:"
                 " pass --custom-objects MODULE (importable from --code-path, default the current directory)"
                 " or --requirement PACKAGE that defines them")
-    if result is not None:
-        known = render_diagnoses(diagnose(result.get("traceback") or result["error"], load_rules(), _installed(env_path)), limit=2)
+    if result is not None and diagnoser is not None:
+        known = diagnoser(result.get("traceback") or result["error"], _installed(env_path))
         if known:
             why += " — " + known.replace("\n", " — ")
     return why
@@ -352,25 +357,27 @@ def smoke_test(
     paths: tuple[str, ...] = (),
     timeout: float = 600.0,
     progress: Progress | None = None,
+    diagnoser: Diagnoser | None = None,
 ) -> SmokeResult:
     """Load and predict with each attempt in turn until one works; compare with the recording.
-    `progress`: where the environment build (bytes written) and each load are shown (None: silent)."""
+    `progress`: where the environment build (bytes written) and each load are shown (None: silent);
+    `diagnoser`: the known causes of a load error (the caller's rules; None: the error alone)."""
     if not attempts:
         raise ValueError("smoke_test needs at least one loader attempt")
     start = time.monotonic()
     first = attempts[0]
     why_skip = skip_reason(target)
     if why_skip:
-        return SmokeResult("skipped", why_skip, first.loader, route_id=first.route_id)
+        return SmokeResult(SmokeStatus.SKIPPED, why_skip, first.loader, route_id=first.route_id)
     if facts.lambda_layers and not trust:
-        return SmokeResult("skipped", "the model has Lambda layers (code stored in the file); rerun with --trust-model to load it",
+        return SmokeResult(SmokeStatus.SKIPPED, "the model has Lambda layers (code stored in the file); rerun with --trust-model to load it",
                            first.loader, route_id=first.route_id)
     try:
         built = envs_root / env_key(lock.read_text("utf-8"), f"{sys.version_info.major}.{sys.version_info.minor}")
         with stage(progress, Stage.BUILD_ENV), watch_bytes(progress, built):
             env = build_env(lock, envs_root, index)
     except EnvBuildError as exc:
-        return SmokeResult("failed", f"could not build the environment from the lock: {exc}", first.loader,
+        return SmokeResult(SmokeStatus.FAILED, f"could not build the environment from the lock: {exc}", first.loader,
                            route_id=first.route_id, seconds=time.monotonic() - start)
 
     base = {"env": str(env.path), "reused": env.reused, "start": start}
@@ -399,10 +406,10 @@ def smoke_test(
             if died and died.startswith("loading did not finish"):
                 break  # another loader would wait as long again
     last_error = outcomes[-1].error or ""
-    why = _explain_failure(last_error, result, facts, modules, env.path)
+    why = _explain_failure(last_error, result, facts, modules, env.path, diagnoser)
     if len(outcomes) > 1:
         why = f"no loader worked ({', '.join(o.loader for o in outcomes)}); first: {outcomes[0].error}; last: {why}"
-    return _result("failed", why, first, base, attempts=tuple(outcomes), repaired=repaired, isolation=isolation,
+    return _result(SmokeStatus.FAILED, why, first, base, attempts=tuple(outcomes), repaired=repaired, isolation=isolation,
                    versions=tuple(sorted((result or {}).get("versions", {}).items())))
 
 
@@ -417,18 +424,18 @@ def _judge(facts: ModelFacts, result: dict[str, Any], attempt: Attempt, outcomes
     via = "" if len(outcomes) == 1 else f" (proved by {attempt.loader} after {len(outcomes) - 1} failed loader(s))"
     outputs = result["outputs"]
     if not all(math.isfinite(x) for o in outputs for x in _flatten(o["data"])):
-        return _result("failed", "the model loaded but predicted non-finite values" + via, attempt, base, **common)
+        return _result(SmokeStatus.FAILED, "the model loaded but predicted non-finite values" + via, attempt, base, **common)
     probe = facts.sidecar.probe if facts.sidecar else None
     if probe is None:
         return _result(
-            "passed",
+            SmokeStatus.PASSED,
             "loaded and predicted finite outputs on a generated probe (no recorded outputs, so equivalence is not proven)" + via,
             attempt, base, **common,
         )
     reference = [{"shape": list(t.shape), "dtype": t.dtype, "data": t.data} for t in probe.outputs]
     equal, worst, words = compare(reference, outputs)
     diffs, _ = compare_outputs(reference, outputs)
-    return _result("passed" if equal else "failed", words + via, attempt, base, compared=True, worst=worst,
+    return _result(SmokeStatus.PASSED if equal else SmokeStatus.FAILED, words + via, attempt, base, compared=True, worst=worst,
                    diffs=tuple(diffs), **common)
 
 
@@ -438,7 +445,7 @@ def _installed(env_path: Path) -> dict[str, str]:
     return pins_in_lock(lock.read_text("utf-8")) if lock.exists() else {}
 
 
-def _result(status: str, reason: str, attempt: Attempt, base: dict[str, Any], compared: bool = False,
+def _result(status: SmokeStatus, reason: str, attempt: Attempt, base: dict[str, Any], compared: bool = False,
             worst: float | None = None, versions: tuple[tuple[str, str], ...] = (),
             attempts: tuple[AttemptOutcome, ...] = (), probe_rules: tuple[tuple[str, str], ...] = (),
             diffs: tuple[OutputDiff, ...] = (), repaired: str | None = None, isolation: str = "") -> SmokeResult:

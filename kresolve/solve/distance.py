@@ -11,8 +11,8 @@ of preference it is (exact, series, range) is decided once, by `preference.parse
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from packaging.version import Version
@@ -22,7 +22,7 @@ from .preference import Exact, Preferred, Range, Series, as_preferred, is_range
 __all__ = ["Distance", "DistanceKind", "describe", "is_range", "measure", "order_key"]
 
 
-class DistanceKind(enum.Enum):
+class DistanceKind(StrEnum):
     EXACT = "exact"
     SAME_SERIES = "same series"
     MINOR = "minor"  # a minor move within the preferred major

@@ -29,6 +29,7 @@ from packaging.version import InvalidVersion, Version
 
 from ..constants import KEY_PACKAGES
 from ..errors import Unsolvable
+from ..rules.evidence import Evidence
 from ..rules.plan import INHERITED, Need, Plan, Preference
 from .distance import DistanceKind, measure
 from .preference import Exact, Preferred, Range, is_range, parse_preference
@@ -37,7 +38,7 @@ from .resolve import Environment
 
 MAX_COMBINATIONS = 16
 MAX_SOLVED = 3
-MERGED = "merged"  # Preference.evidence of a preference merged across models
+MERGED = Evidence.MERGED  # Preference.evidence of a preference merged across models
 
 
 def steps(version: str, preferred: str | Preferred | None) -> float:
@@ -187,7 +188,7 @@ def merged_plan(plans: Sequence[Plan], names: Sequence[str]) -> tuple[Plan, tupl
 
 def relevant_to(pref: Preference, plan: Plan) -> bool:
     """A preference the model has evidence for, or one on a package its route needs."""
-    return pref.evidence != INHERITED or any(canonicalize_name(n.requirement.name) == pref.name for n in plan.needs)
+    return pref.evidence is not INHERITED or any(canonicalize_name(n.requirement.name) == pref.name for n in plan.needs)
 
 
 def fit(name: str, plan: Plan, env: Environment) -> MemberFit:

@@ -7,29 +7,32 @@ does not state), and orders candidates by distance to the preferred versions.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 from resolvelib import AbstractProvider
+from resolvelib.structs import RequirementInformation
 
 from ..index import DistFile, DistMetadata, Index
 from ..index.config import Format
 from ..index.dates import Boundary, Cutoff, Dater
+from ..index.filenames import wheel_tags
+from ..index.requirements import make_requirement, parse_requirement
 from ..index.sdist import SDIST_SUFFIXES, is_sdist
-from ..index.simple import ProjectFiles
+from ..index.simple import VersionFiles
 from ..policy import Policy
 from ..rules.advisories import Avoid, avoided_by
 from ..rules.db import Accelerator, Constraint, Distribution, RulesDB
 from ..target import Target
 from .distance import order_key
-from .preference import Range, parse_preference
+from .preference import Preferred, Range, parse_preference
 
 PYTHON = "python"
 # Resolve the packages that define the environment first (DESIGN.md "Nearest" priority order).
@@ -55,7 +58,7 @@ class Req:
 
     @property
     def name(self) -> str:
-        return canonicalize_name(self.requirement.name)
+        return _canonical(self.requirement.name)
 
     @property
     def key(self) -> str:
@@ -97,29 +100,7 @@ class Candidate:
         return f"{self.name} {self.version}"
 
 
-class VersionFiles(Mapping[Version, list[DistFile]]):
-    """A project's versions (from its filenames) and, made on first access, each one's files."""
-
-    def __init__(self, project: ProjectFiles, groups: dict[Version, list[int]]):
-        self._project = project
-        self._groups = groups
-        self._files: dict[Version, list[DistFile]] = {}
-
-    def __getitem__(self, version: Version) -> list[DistFile]:
-        files = self._files.get(version)
-        if files is None:
-            files = [self._project.file(i) for i in self._groups[version]]  # KeyError: no such version
-            self._files[version] = files
-        return files
-
-    def __iter__(self) -> Iterator[Version]:
-        return iter(self._groups)
-
-    def __len__(self) -> int:
-        return len(self._groups)
-
-    def __contains__(self, version: object) -> bool:
-        return version in self._groups
+_canonical = lru_cache(maxsize=4096)(canonicalize_name)  # Req.name is asked thousands of times a solve
 
 
 def identify(name: str, extras: frozenset[str]) -> str:
@@ -153,7 +134,7 @@ class Rejections:
         return "; ".join(parts[:limit])
 
 
-class Provider(AbstractProvider):
+class Provider(AbstractProvider[Req, Candidate, str]):
     def __init__(self, index: Index, target: Target, rules: RulesDB, preferences: Mapping[str, str],
                  policy: Policy | None = None, dater: Dater | None = None, avoid: tuple[Avoid, ...] = ()):
         self.index = index
@@ -178,12 +159,46 @@ class Provider(AbstractProvider):
         self._base: dict[tuple[str, Version], Candidate | None] = {}
         self._markers = target.markers()
         self._python = Version(target.python + ".0")
+        # resolvelib asks again about the same requirements and versions as criteria narrow (and
+        # a version's distance each time its project is matched): answers kept per solve, keyed
+        # by the objects themselves (hashing a SpecifierSet costs more than asking it), which
+        # each entry keeps alive.
+        self._contains: dict[tuple[int, int], tuple[SpecifierSet, Version, bool]] = {}
+        self._order: dict[tuple[int, int], tuple[Version, Preferred | None, tuple[Any, ...]]] = {}
+        self._preferred: dict[str, Preferred] = {}
+
+    def contains(self, specifier: SpecifierSet, version: Version) -> bool:
+        """specifier.contains(version, prereleases=True), remembered."""
+        key = (id(specifier), id(version))
+        found = self._contains.get(key)
+        if found is None:
+            found = self._contains[key] = (specifier, version, specifier.contains(version, prereleases=True))
+        return found[2]
+
+    def _order_key(self, version: Version, preferred: Preferred | None) -> tuple[Any, ...]:
+        key = (id(version), id(preferred))
+        found = self._order.get(key)
+        if found is None:
+            found = self._order[key] = (version, preferred, order_key(version, preferred))
+        return found[2]
+
+    def _preference(self, name: str) -> Preferred | None:
+        """The parsed preference for `name` (one object per text, for _order_key)."""
+        wanted = self.preferences.get(name)
+        if not wanted:
+            return None
+        found = self._preferred.get(wanted)
+        if found is None:
+            found = self._preferred[wanted] = parse_preference(wanted)
+        return found
 
     # -- resolvelib interface -----------------------------------------------------------------
     def identify(self, requirement_or_candidate: Req | Candidate) -> str:
         return requirement_or_candidate.key
 
-    def get_preference(self, identifier, resolutions, candidates, information, backtrack_causes) -> tuple:
+    def get_preference(self, identifier: str, resolutions: Mapping[str, Candidate], candidates: Mapping[str, Iterator[Candidate]],
+                       information: Mapping[str, Iterator[RequirementInformation[Req, Candidate]]],
+                       backtrack_causes: Sequence[RequirementInformation[Req, Candidate]]) -> tuple[bool, int, bool, str]:
         base = identifier.split("[")[0]
         causes = {c.requirement.key for c in backtrack_causes} | {c.parent.key for c in backtrack_causes if c.parent}
         rank = PRIORITY.index(base) if base in PRIORITY else len(PRIORITY)
@@ -203,41 +218,40 @@ class Provider(AbstractProvider):
         name = reqs[0].name if reqs else identifier.split("[")[0]
         extras = frozenset(e for r in reqs for e in r.requirement.extras)
         if name == PYTHON:
-            ok = all(r.requirement.specifier.contains(self._python, prereleases=True) for r in reqs)
+            ok = all(self.contains(r.requirement.specifier, self._python) for r in reqs)
             return [Candidate(PYTHON, self._python)] if ok and self._python not in bad else []
-        specifier = SpecifierSet()
-        for r in reqs:
-            specifier &= r.requirement.specifier
         # A factory: resolvelib takes candidates from the front and rarely goes far, so each
         # version's files are only looked at (tags ranked, hashes checked) when it is reached.
-        return self._lazy_matches(name, specifier, bad, extras)
+        # Each requirement's specifier is asked on its own (a version is within their
+        # intersection when it is within each), so the answers carry over between calls.
+        return self._lazy_matches(name, [r.requirement.specifier for r in reqs], bad, extras)
 
     def matches(self, name: str, specifier: SpecifierSet, bad: frozenset[Version] | set[Version] = frozenset(),
                 extras: frozenset[str] = frozenset()) -> list[Candidate]:
         """Installable candidates of `name` within `specifier`, nearest (or era-ordered) first."""
-        return list(self._lazy_matches(name, specifier, bad, extras)())
+        return list(self._lazy_matches(name, [specifier], bad, extras)())
 
-    def _lazy_matches(self, name: str, specifier: SpecifierSet, bad: frozenset[Version] | set[Version],
+    def _lazy_matches(self, name: str, specifiers: Sequence[SpecifierSet], bad: frozenset[Version] | set[Version],
                       extras: frozenset[str]) -> Callable[[], Iterator[Candidate]]:
         """The versions in order, decided now from version numbers alone; their candidates made
         as they are iterated. The order is the one sorting every candidate would give: wheel
         candidates first (as pip's --prefer-binary), then by advisory and distance (or era)."""
-        wanted = self.preferences.get(name)
-        preferred = parse_preference(wanted) if wanted else None
+        preferred = self._preference(name)
         allow_pre = bool(preferred is not None and not isinstance(preferred, Range) and preferred.version.is_prerelease) or any(
-            s.prereleases for s in specifier)
+            s.prereleases for specifier in specifiers for s in specifier)
+        specifiers = [s for s in specifiers if len(s)]  # an empty one holds every version
         entries: list[tuple[str, Version, VersionFiles, Distribution | None]] = []
         aliases = self._distributions(name)
         for dist_name, rule in [(name, None)] + [(d.provided_by, d) for d in aliases]:
             versions = self._versions(dist_name)
             for version in versions:
-                if version in bad or not specifier.contains(version, prereleases=True):
+                if version in bad or not all(self.contains(s, version) for s in specifiers):
                     continue
                 if version.is_prerelease and not allow_pre:
                     continue
-                if rule is None and any(d.versions.contains(version, prereleases=True) for d in aliases):
+                if rule is None and any(self.contains(d.versions, version) for d in aliases):
                     continue  # on this target another distribution provides these versions
-                if rule is not None and not rule.versions.contains(version, prereleases=True):
+                if rule is not None and not self.contains(rule.versions, version):
                     continue
                 if self.policy is not None and (blocked := self.policy.verdict(name, version)) is not None:
                     self.rejections.add(name, version, blocked.describe(self.policy.name))
@@ -245,11 +259,12 @@ class Provider(AbstractProvider):
                 entries.append((dist_name, version, versions, rule))
         boundary = self.boundary(name)
         hard = self.cutoff if boundary is not None and self.cutoff is not None and self.cutoff.hard else None
+        avoided = self._avoided_in(name)
         if preferred is None and boundary is not None:
             era = boundary
-            entries.sort(key=lambda e: (self._avoided(name, e[1]), era_key(e[1], era)))
+            entries.sort(key=lambda e: (avoided(e[1]), era_key(e[1], era)))
         else:
-            entries.sort(key=lambda e: (self._avoided(name, e[1]), order_key(e[1], preferred)))
+            entries.sort(key=lambda e: (avoided(e[1]), self._order_key(e[1], preferred)))
 
         def candidates() -> Iterator[Candidate]:
             sdists: list[Candidate] = []
@@ -284,19 +299,20 @@ class Provider(AbstractProvider):
         Only the dependencies it has on the target (markers evaluated, no extras)."""
         names = set()
         for line in meta.requires_dist:
-            try:
-                req = Requirement(line)
-            except InvalidRequirement:
-                continue
-            if self._wanted(req, frozenset()):
+            req = parse_requirement(line)
+            if req is not None and self._wanted(req, frozenset()):
                 names.add(canonicalize_name(req.name))
         try:
             self.index.prefetch(sorted(names))
         except RuntimeError:
             pass  # the index is closing (cannot schedule new futures after shutdown)
 
-    def _avoided(self, name: str, version: Version) -> bool:
-        return avoided_by(self.avoid, name, version) is not None
+    def _avoided_in(self, name: str) -> Callable[[Version], bool]:
+        """Whether an advisory about this very file covers a version of `name` (ranked last);
+        the package's advisories picked once, as the sort asks per version."""
+        canonical = canonicalize_name(name)
+        avoid = tuple(a for a in self.avoid if a.package == canonical)  # what avoided_by would look at
+        return lambda version: bool(avoid) and avoided_by(avoid, name, version) is not None
 
     def boundary(self, name: str) -> Boundary | None:
         """Where the era cap falls in this project's versions (None: no cap, or no dater)."""
@@ -307,7 +323,7 @@ class Provider(AbstractProvider):
         return self.dater.boundary(name, self.cutoff.date, self._versions, self.cutoff.hard)
 
     def is_satisfied_by(self, requirement: Req, candidate: Candidate) -> bool:
-        return requirement.requirement.specifier.contains(candidate.version, prereleases=True)
+        return self.contains(requirement.requirement.specifier, candidate.version)
 
     def get_dependencies(self, candidate: Candidate) -> Iterable[Req]:
         if candidate.name == PYTHON:
@@ -316,24 +332,20 @@ class Provider(AbstractProvider):
         parent = str(candidate)
         if meta.unknown_dependencies:
             self.rejections.by_name[candidate.package][candidate.version] = meta.unknown_dependencies
-            return [Req(Requirement(f"{candidate.package}{UNUSABLE}"), parent, reason=meta.unknown_dependencies)]
+            return [Req(make_requirement(f"{candidate.package}{UNUSABLE}"), parent, reason=meta.unknown_dependencies)]
         deps: list[Req] = []
         if candidate.extras:
             # An extra is the base distribution plus the extra's own requirements.
-            deps.append(Req(Requirement(f"{candidate.package}=={candidate.version}"), parent))
+            deps.append(Req(make_requirement(f"{candidate.package}=={candidate.version}"), parent))
         if meta.requires_python:
             req = _python_requirement(meta.requires_python)
             if req is not None:
                 deps.append(Req(req, parent, reason="Requires-Python in its METADATA"))
         for line in meta.requires_dist:
-            try:
-                req = Requirement(line)
-            except InvalidRequirement:
-                continue  # pip skips unparsable lines too; the package still installs
-            if not self._wanted(req, candidate.extras):
+            req = parse_requirement(line)  # None: pip skips unparsable lines too; the package still installs
+            if req is None or not self._wanted(req, candidate.extras):
                 continue
-            req.marker = None
-            deps.append(Req(req, parent))
+            deps.append(Req(_unmarked(line) if req.marker is not None else req, parent))
         if not candidate.extras:
             for rule, req in self._rule_requirements(candidate.package, candidate.version):
                 deps.append(Req(req, parent, rule.id, rule.reason))
@@ -355,7 +367,7 @@ class Provider(AbstractProvider):
                 if req.marker is not None:
                     if not req.marker.evaluate({**self._markers, "extra": ""}):
                         continue
-                    req = Requirement(str(req).split(";")[0])
+                    req = make_requirement(str(req).split(";")[0])
                 found.append((rule, req))
         return found
 
@@ -375,8 +387,7 @@ class Provider(AbstractProvider):
         _make_candidate, for the versions the resolver reaches."""
         found = self._by_version.get(name)
         if found is None:
-            project = self.index.project(name)
-            found = VersionFiles(project, project.by_version(lambda filename: file_version(filename, name)))
+            found = self.index.project(name).versions(name)
             self._by_version[name] = found
         return found
 
@@ -480,7 +491,15 @@ class Provider(AbstractProvider):
         return Candidate(name, version, frozenset(), chosen)
 
 
-def era_key(version: Version, boundary: Boundary) -> tuple:
+@lru_cache(maxsize=8192)
+def _unmarked(line: str) -> Requirement:
+    """The requirement of a line whose marker held on the target, without the marker."""
+    req = make_requirement(line)
+    req.marker = None
+    return req
+
+
+def era_key(version: Version, boundary: Boundary) -> tuple[Any, ...]:
     """Newest released before the cut-off first; then later ones, the nearest in time first."""
     before = boundary.before(version)
     if before is None or before:
@@ -503,7 +522,7 @@ def _most_telling(reasons: set[str]) -> str:
 
 def _python_requirement(requires_python: str) -> Requirement | None:
     try:
-        return Requirement(f"{PYTHON}{SpecifierSet(requires_python)}")
+        return make_requirement(f"{PYTHON}{SpecifierSet(requires_python)}")
     except (InvalidSpecifier, InvalidRequirement):
         return None  # malformed Requires-Python: pip ignores it as well
 
@@ -514,64 +533,3 @@ def _python_ok(requires_python: str, python: Version) -> bool:
         return SpecifierSet(requires_python).contains(python, prereleases=True)
     except InvalidSpecifier:
         return True
-
-
-# -- filenames -------------------------------------------------------------------------------
-# The same checks as packaging.utils.parse_wheel_filename / parse_sdist_filename (a file they
-# refuse is not a candidate), done on strings and cached per distinct part: a lock sees ~50,000
-# filenames but a few hundred distinct names, versions and tag strings.
-_WHEEL_NAME = re.compile(r"^[\w\d._]*$", re.UNICODE)
-_BUILD_TAG = re.compile(r"(\d+)(.*)")
-
-
-@lru_cache(maxsize=4096)
-def _wheel_name(part: str) -> str | None:
-    if "__" in part or not part or _WHEEL_NAME.match(part) is None:
-        return None
-    return canonicalize_name(part)
-
-
-@lru_cache(maxsize=4096)
-def _sdist_name(part: str) -> str:
-    return canonicalize_name(part)
-
-
-@lru_cache(maxsize=16384)
-def _version(text: str) -> Version | None:
-    try:
-        return Version(text)
-    except InvalidVersion:
-        return None
-
-
-@lru_cache(maxsize=8192)
-def wheel_tags(tags: str) -> tuple[tuple[str, str, str], ...]:
-    """`cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64` → its (interpreter, abi, platform)
-    triples, lower-cased as packaging.tags.Tag does; () for a tag string packaging refuses."""
-    parts = [component.split(".") for component in tags.split("-")]
-    if len(parts) != 3 or any("" in p for p in parts) or not all(i.isidentifier() for i in parts[0]):
-        return ()
-    return tuple((i.lower(), a.lower(), p.lower()) for i in parts[0] for a in parts[1] for p in parts[2])
-
-
-def file_version(filename: str, name: str) -> Version | None:
-    """The version of a wheel or sdist of project `name` (canonical); None for another project's
-    file, an unparsable name, or a file pip would not install."""
-    if filename.endswith(".whl"):
-        stem = filename[:-4]
-        dashes = stem.count("-")
-        if dashes not in (4, 5):
-            return None
-        parts = stem.split("-", dashes - 2)
-        if _wheel_name(parts[0]) != name:
-            return None
-        if dashes == 5 and _BUILD_TAG.match(parts[2]) is None:
-            return None
-        if not wheel_tags(parts[-1]):
-            return None
-        return _version(parts[1])
-    for ext in (".tar.gz", ".zip", ".tar.bz2"):
-        if filename.endswith(ext):
-            prefix, _, version = filename[: -len(ext)].rpartition("-")
-            return _version(version) if _sdist_name(prefix) == name else None
-    return None

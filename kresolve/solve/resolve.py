@@ -21,10 +21,11 @@ from ..index.dates import Cutoff, Dater, DateSource, Released
 from ..policy import Policy
 from ..rules.advisories import Avoid, avoided_by
 from ..rules.db import Accelerator, RulesDB
+from ..rules.evidence import Evidence
 from ..rules.plan import Plan, Preference
 from ..rules.specs import is_empty
 from ..target import Target
-from .distance import DistanceKind, measure
+from .distance import Distance, measure
 from .preference import Preferred, Range, parse_preference
 from .provider import PYTHON, Candidate, Provider, Req
 
@@ -48,15 +49,19 @@ class Pin:
     reason: str  # one sentence: why this package, why this version
     top_level: bool = False  # required by the loading route itself
     preferred: str | None = None
-    evidence: str | None = None
-    distance: str | None = None  # "exact", "same series (…)", "minor +1 (…)", …: str(distance.Distance)
+    evidence: Evidence | None = None
+    distance: Distance | None = None  # from the preferred version; str() gives the words the report prints
     why_not_preferred: str | None = None  # set when the preferred version could not be used
     rule_ids: tuple[str, ...] = ()
     released: str | None = None  # release date of this version (ISO), where known
     date_source: str | None = None  # where that date came from (upload-time, wheel timestamp, …)
     date_rule: str | None = None  # how the era cap treated this pin, in words
     from_source: bool = False  # an sdist: no wheel for the target, built at install time
-    distance_kind: DistanceKind | None = None  # what `distance` says, typed
+
+    @property
+    def distance_text(self) -> str | None:
+        """The distance in the report's words ("exact", "minor +1 (2.14 → 2.15)"); None without a preference."""
+        return None if self.distance is None else str(self.distance)
 
 
 @dataclass(frozen=True)
@@ -320,8 +325,7 @@ def _python_pin(target: Target, pref: Preference | None) -> Pin:
         reason=f"the target interpreter ({target.describe()})",
         preferred=pref.version if pref else None,
         evidence=pref.evidence if pref else None,
-        distance=str(near) if near is not None else None,
-        distance_kind=near.kind if near is not None else None,
+        distance=near,
     )
 
 
@@ -356,11 +360,10 @@ def _pin(cand: Candidate, infos: Iterable[RequirementInformation[Req, Candidate]
         top_level=bool(top),
         preferred=pref.version if pref else None,
         evidence=pref.evidence if pref else None,
-        distance=str(near) if near is not None else None,
+        distance=near,
         why_not_preferred=why_not,
         rule_ids=rule_ids,
         from_source=cand.from_source,
-        distance_kind=near.kind if near is not None else None,
     )
 
 
