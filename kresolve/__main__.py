@@ -19,8 +19,10 @@ def main() -> int:
     try:
         if sys.argv[1:2] in (["lock"], ["inspect"], ["smoke"]):
             # An HDF5 model: its reader process (h5py, NumPy: a few hundred ms) starts now, while the CLI
-            # imports; api.lock's own prestart_for then finds it running. Other words are not HDF5 files.
-            from .artifact.h5worker import prestart_for
+            # imports; h5worker adopts it when first asked. Other words are not HDF5 files. The
+            # launcher imports only the standard library: the reader starts ~20 ms into the process
+            # rather than after the kresolve.artifact package has imported.
+            from ._h5start import prestart_for
 
             for word in sys.argv[2:]:
                 if not word.startswith("-"):
@@ -30,10 +32,34 @@ def main() -> int:
     finally:
         gc.freeze()
         gc.enable()
+    if sys.argv[1:2] == ["lock"] and "--offline" not in sys.argv:
+        _warm_http_stack()
     code = cli_main()
     if sys.argv[1:2] in FAST_EXIT:
         _exit_now(code)
     return code
+
+
+def _warm_http_stack() -> None:
+    """A lock on an empty cache will fetch pages: httpx (~0.15 s of CPU to import) is imported
+    now in a thread, while the main thread parses arguments, loads the rules and waits for the
+    HDF5 reader, instead of in the first page request. A cache with pages may need no request
+    at all (fresh pages, or --offline): nothing is imported for it. A failed import is left for
+    the first request to report."""
+    from .index.cache import default_cache_dir
+
+    if (default_cache_dir() / "pages").is_dir():
+        return
+
+    def load() -> None:
+        from .index.client import load_httpx
+
+        try:
+            load_httpx()
+        except ImportError:  # the request that needs httpx imports it again and says why
+            pass
+
+    threading.Thread(target=load, name="kresolve-warm-http", daemon=True).start()
 
 
 def _exit_now(code: int) -> None:

@@ -23,14 +23,13 @@ import threading
 from pathlib import Path
 from typing import Any, cast
 
+from kresolve import _h5start
 from kresolve.artifact import h5meta
 from kresolve.artifact.jsontext import bad
 from kresolve.artifact.limits import MAX_JSON_BYTES
 
 # A metadata read takes milliseconds; this only guards against a library stuck in a loop.
 REQUEST_TIMEOUT_S = 15.0
-# The worker only reads attributes: one thread for every BLAS/OpenMP runtime NumPy may load.
-_ONE_THREAD = {name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
 
 
 class _Worker:
@@ -40,16 +39,10 @@ class _Worker:
         self._lines: queue.Queue[bytes] = queue.Queue()
 
     def _start(self) -> None:
-        self._proc = subprocess.Popen(
-            [sys.executable, "-I", "-S", h5meta.__file__],  # -S: sys.path comes in the handshake
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env={**os.environ, **_ONE_THREAD},
-        )
+        # The reader `python -m kresolve` started before importing this (_h5start), or a new one.
+        self._proc = _h5start.take() or _h5start.spawn(h5meta.__file__)
         self._lines = queue.Queue()
         threading.Thread(target=_pump, args=(self._proc, self._lines), daemon=True).start()
-        self._send({"sys_path": sys.path})
 
     def _send(self, message: dict[str, Any]) -> None:
         assert self._proc is not None and self._proc.stdin is not None
@@ -87,6 +80,9 @@ class _Worker:
         """Start the worker now, without waiting for it: importing h5py (and NumPy) there takes
         a few hundred milliseconds that the caller can spend on other work meanwhile."""
         with self._lock:
+            if self._proc is None and _h5start.started():
+                self._start()  # adopt the one the launcher started
+                return
             if self._proc is not None and self._proc.poll() is None:
                 return
             try:
@@ -153,21 +149,14 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_WORKER.forget)
 
 
-HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+HDF5_SIGNATURE = _h5start.HDF5_SIGNATURE
 
 
 def prestart_for(path: str | Path) -> None:
     """Start the HDF5 worker in the background when `path` is an HDF5 file (its signature at
     offset 0, where Keras writes it): `lock` then loads the rules while h5py imports there."""
-    if not sys.executable or getattr(sys, "frozen", False):
-        return
-    try:
-        with open(path, "rb") as fh:
-            if fh.read(len(HDF5_SIGNATURE)) != HDF5_SIGNATURE:
-                return
-    except OSError:
-        return  # not a readable file (a directory, a missing path): inspect says what is wrong
-    _WORKER.prestart()
+    if _h5start.can_spawn() and _h5start.is_hdf5(path):
+        _WORKER.prestart()
 
 
 def h5_metadata(path: Path, what: str = "model") -> dict[str, Any]:

@@ -15,10 +15,11 @@ import os
 import stat
 from pathlib import Path
 
+from kresolve._h5start import HDF5_SIGNATURE
 from kresolve.artifact.jsontext import bad
 from kresolve.artifact.limits import LIST_PREVIEW, MAX_DIR_DEPTH, MAX_DIR_ENTRIES
 
-HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+HDF5_MAGIC = HDF5_SIGNATURE  # one definition: the early reader start (kresolve/_h5start.py) needs it too
 # HDF5 allows a user block before the superblock: the signature then sits at 512, 1024, ...
 _HDF5_OFFSETS = (0, 512, 1024, 2048, 4096)
 _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+import sys
 import threading
 import time
 import zipfile
@@ -14,6 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
@@ -123,6 +125,40 @@ def _ssl_context(cafile: str) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=cafile)
 
 
+# Imported by httpx and httpcore only if installed, and only for what kresolve never uses: trio
+# and anyio for async clients (httpcore._synchronization), click (and with it rich.syntax,
+# pygments) for the `httpx` command line. Importing them is ~0.25 s of CPU of a cold or online
+# lock, so they are held off while httpx imports (see load_httpx).
+_NOT_FOR_HTTPX = ("trio", "anyio", "click")
+
+
+@cache
+def load_httpx() -> ModuleType:
+    """httpx, imported once without the async and command-line extras above (each is a
+    try-import there: absent, httpcore's sync client and httpx's API are the same). The modules
+    are held off only during that import: a later `import click` elsewhere imports it as usual.
+    One already imported is left as it is."""
+    held = [name for name in _NOT_FOR_HTTPX if name not in sys.modules]
+    for name in held:
+        sys.modules[name] = None  # type: ignore[assignment]  # makes `import name` raise ImportError
+    try:
+        import httpcore  # noqa: F401  # httpx imports it when a client is made: that import is the one to guard
+        import httpx
+    except ImportError:
+        held_off = True  # a release that needs one of them at import: the plain import below
+    else:
+        held_off = False
+    finally:
+        for name in held:
+            if sys.modules.get(name, False) is None:
+                del sys.modules[name]
+    if held_off:
+        for name in [m for m in sys.modules if m.split(".")[0] in ("httpx", "httpcore")]:
+            del sys.modules[name]  # half-imported without the extras: imported again with them
+        import httpx
+    return httpx
+
+
 def _local_path(url: str) -> Path:
     path = unquote(urlparse(url).path)
     if os.name == "nt":
@@ -176,6 +212,10 @@ class Index:
         self._client: httpx.Client | None = None  # made on first use (`_http`)
         self._client_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kresolve-index")
+        # METADATA reads have their own workers: on a cold cache the pages of a whole level of the
+        # dependency tree are queued at once (big pages take a few hundred ms each), and the
+        # METADATA the resolver waits for next would otherwise queue behind all of them.
+        self._meta_pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kresolve-meta")
         self._lock = threading.Lock()
         self._files: dict[str, Future[ProjectFiles]] = {}
         self._meta: dict[str, Future[DistMetadata]] = {}
@@ -187,6 +227,7 @@ class Index:
         # worker's next read then takes bytes from that file (a rules file lost its first five
         # bytes to a TLS record-header read that way).
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._meta_pool.shutdown(wait=True, cancel_futures=True)
         if self._client is not None:
             self._client.close()
 
@@ -197,7 +238,7 @@ class Index:
         whose pages are all fresh makes no request at all."""
         with self._client_lock:
             if self._client is None:
-                import httpx
+                httpx = load_httpx()
 
                 verify: ssl.SSLContext | bool = _ssl_context(self.config.cert) if self.config.cert else True
                 self._client = httpx.Client(
@@ -301,7 +342,7 @@ class Index:
         page answers 404 or 410 too, is not an index (a mistyped --index-url): IndexUnavailable
         (exit 4) names it, instead of "no environment satisfies". The root's body is never read.
         5xx answers and connection errors fail at once, after retries, in `_get`."""
-        import httpx
+        httpx = load_httpx()
 
         for index_url in self.config.urls:
             if index_url in self._live or index_url.startswith("file:") or self.offline:
@@ -316,7 +357,7 @@ class Index:
                                        f"and {index_url}/ answers HTTP {status} (check --index-url, --extra-index-url, pip.conf)")
 
     def _get(self, url: str, headers: dict[str, str], index_url: str, allow_404: bool = False) -> httpx.Response:
-        import httpx
+        httpx = load_httpx()
 
         last = ""
         for attempt in range(RETRIES):
@@ -351,7 +392,7 @@ class Index:
         key = dist.sha256 or dist.url
         with self._lock:
             if key not in self._meta:
-                self._meta[key] = self._pool.submit(self._load_metadata, dist)
+                self._meta[key] = self._meta_pool.submit(self._load_metadata, dist)
             return self._meta[key]
 
     def _load_metadata(self, dist: DistFile) -> DistMetadata:
@@ -441,7 +482,7 @@ class Index:
         return data
 
     def _stream(self, dist: DistFile, limit: int) -> bytes | None:
-        import httpx
+        httpx = load_httpx()
 
         last = ""
         for attempt in range(RETRIES):

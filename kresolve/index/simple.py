@@ -98,12 +98,17 @@ def json_rows(body: str, page_url: str) -> list[Row]:
     """A PEP 691 JSON page's files as rows (DistFile.row's layout); ValueError if not JSON."""
     data = json.loads(body)
     rows: list[Row] = []
+    append = rows.append  # a cold lock reads ~43,000 entries here: the loop is kept lean
     for entry in data.get("files", []):
-        url, _ = _absolute(page_url, entry["url"])
-        core = entry.get("core-metadata", entry.get("dist-info-metadata", False))
-        upload_time = entry.get("upload-time")
-        rows.append([entry["filename"], url, (entry.get("hashes") or {}).get("sha256"), entry.get("requires-python"),
-                     bool(entry.get("yanked")), bool(core), upload_time if isinstance(upload_time, str) else None])
+        url = entry["url"]
+        if "#" in url or not url.startswith(("https://", "http://")):
+            url, _ = _absolute(page_url, url)  # else it is its own absolute URL already
+        get = entry.get
+        core = get("core-metadata", False) if "core-metadata" in entry else get("dist-info-metadata", False)
+        upload_time = get("upload-time")
+        hashes = get("hashes")
+        append([entry["filename"], url, hashes.get("sha256") if hashes else None, get("requires-python"),
+                bool(get("yanked")), bool(core), upload_time if isinstance(upload_time, str) else None])
     return rows
 
 
@@ -166,13 +171,13 @@ def group_rows(rows: Sequence[Row], project: str) -> tuple[list[Row], list[Group
     by `version_text` for `project` in order of first appearance: what the page cache stores."""
     seen: set[str] = set()
     unique: list[Row] = []
-    for row in rows:
-        if row[0] not in seen:
-            seen.add(row[0])
-            unique.append(row)
     at: dict[str | None, list[int]] = {}
-    for i, row in enumerate(unique):
-        at.setdefault(version_text(row[0], project), []).append(i)
+    for row in rows:  # one pass, names bound locally: a cold lock groups ~43,000 rows
+        filename = row[0]
+        if filename not in seen:
+            seen.add(filename)
+            at.setdefault(version_text(filename, project), []).append(len(unique))
+            unique.append(row)
     return unique, [Group(text, tuple(positions), RowBlock(rows=[unique[i] for i in positions]))
                     for text, positions in at.items()]
 
