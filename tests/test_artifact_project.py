@@ -16,21 +16,7 @@ import pytest
 from conftest import FIXTURES
 
 from kresolve.artifact import ProjectEvidence, inspect
-from kresolve.artifact.facts import (
-    PROJECT_CONDA_ENV,
-    PROJECT_CONDA_META,
-    PROJECT_MLFLOW_PYTHON_ENV,
-    PROJECT_PIPFILE,
-    PROJECT_PIPFILE_LOCK,
-    PROJECT_POETRY_LOCK,
-    PROJECT_PYPROJECT,
-    PROJECT_PYTHON_VERSION,
-    PROJECT_REQUIREMENTS,
-    PROJECT_RUNTIME_TXT,
-    PROJECT_SETUP_CFG,
-    PROJECT_UV_LOCK,
-)
-from kresolve.project import project_evidence, search_dirs
+from kresolve.project import ProjectKind, project_evidence, search_dirs
 from kresolve.project.environment_yml import conda_version
 from kresolve.project.pyproject import poetry_constraint
 
@@ -90,7 +76,7 @@ def test_requirements_pins_include_markers_hashes(repo):
     write(repo / "requirements.txt", REQUIREMENTS)
     write(repo / "requirements-base.txt", "scipy==1.4.1\nPillow>=7\n")
     evidence = project_evidence(repo / "models" / "model.h5")
-    assert [e.kind for e in evidence] == [PROJECT_REQUIREMENTS]  # base is included, not repeated
+    assert [e.kind for e in evidence] == [ProjectKind.REQUIREMENTS]  # base is included, not repeated
     req = evidence[0]
     assert req.path == str(repo / "requirements.txt")
     assert req.python is None
@@ -138,7 +124,7 @@ def test_requirements_includes_are_bounded(repo, tmp_path):
           "-r ../outside.txt\n-r requirements.txt\n-r missing.txt\n"
           "-r https://example.com/req.txt\n-c constraints.txt\nkeras==2.2.4\n")
     write(repo / "constraints.txt", "numpy==1.16.4\n")
-    req = only(project_evidence(repo / "models" / "model.h5"), PROJECT_REQUIREMENTS)
+    req = only(project_evidence(repo / "models" / "model.h5"), ProjectKind.REQUIREMENTS)
     assert req.packages == (("numpy", "1.16.4", True), ("keras", "2.2.4", True))
     assert noted(req, "outside the project")
     assert noted(req, "cycle")
@@ -150,7 +136,7 @@ def test_requirements_includes_are_bounded(repo, tmp_path):
 def test_symlinked_project_file_leading_out_is_not_followed(repo, tmp_path):
     write(tmp_path / "elsewhere" / "requirements.txt", "tensorflow==2.0.0\n")
     os.symlink(tmp_path / "elsewhere" / "requirements.txt", repo / "requirements.txt")
-    req = only(project_evidence(repo / "models" / "model.h5"), PROJECT_REQUIREMENTS)
+    req = only(project_evidence(repo / "models" / "model.h5"), ProjectKind.REQUIREMENTS)
     assert req.packages == ()
     assert noted(req, "symbolic link leading out of the project")
 
@@ -158,7 +144,7 @@ def test_symlinked_project_file_leading_out_is_not_followed(repo, tmp_path):
 def test_symlink_inside_the_project_is_read(repo):
     write(repo / "deps" / "requirements.txt", "tensorflow==2.0.0\n")
     os.symlink(repo / "deps" / "requirements.txt", repo / "requirements.txt")
-    req = only(project_evidence(repo / "models" / "model.h5"), PROJECT_REQUIREMENTS)
+    req = only(project_evidence(repo / "models" / "model.h5"), ProjectKind.REQUIREMENTS)
     assert req.packages == (("tensorflow", "2.0.0", True),)
 
 
@@ -190,7 +176,7 @@ def test_environment_yml_with_pip_section(repo):
     write(repo / "environment.yml", ENVIRONMENT_YML)
     write(repo / "requirements-pip.txt", "imageio==2.6.1\n")
     # requirements-pip.txt is also a requirements*.txt file: it is evidence of its own
-    env = only(project_evidence(repo / "models" / "model.h5"), PROJECT_CONDA_ENV)
+    env = only(project_evidence(repo / "models" / "model.h5"), ProjectKind.CONDA_ENV)
     assert env.python == "3.7"
     assert env.packages == (
         ("tensorflow-gpu", "==1.15.*", False),
@@ -221,7 +207,7 @@ dependencies:
 - pip:
   - keras==2.2.4
 """)
-    env = only(project_evidence(repo / "models" / "model.h5"), PROJECT_CONDA_ENV)
+    env = only(project_evidence(repo / "models" / "model.h5"), ProjectKind.CONDA_ENV)
     assert env.python == "3.6.10"
     assert noted(env, "_tflow_select build 'gpu'", "GPU")
     assert env.packages == (
@@ -268,7 +254,7 @@ dev = ["pytest>=7"]
 [dependency-groups]
 lint = ["ruff"]
 """)
-    pyproject = only(project_evidence(repo / "models" / "model.h5"), PROJECT_PYPROJECT)
+    pyproject = only(project_evidence(repo / "models" / "model.h5"), ProjectKind.PYPROJECT)
     assert pyproject.python == ">=3.9,<3.12"
     assert pyproject.packages == (
         ("tensorflow", ">=2.14,<2.16", False),
@@ -304,7 +290,7 @@ protobuf = [
 tensorflow = "2.9.0"
 black = "^22.3"
 """)
-    pyproject = only(project_evidence(repo / "models" / "model.h5"), PROJECT_PYPROJECT)
+    pyproject = only(project_evidence(repo / "models" / "model.h5"), ProjectKind.PYPROJECT)
     assert pyproject.python == ">=3.8,<4.0"
     assert pyproject.packages == (
         ("tensorflow", ">=2.8.0,<3.0.0", False),
@@ -339,7 +325,7 @@ def test_poetry_constraints(text, expected):
 
 def test_pyproject_dynamic_dependencies_note(repo):
     write(repo / "pyproject.toml", '[project]\nname = "x"\ndynamic = ["dependencies", "version"]\n')
-    pyproject = only(project_evidence(repo / "models" / "model.h5"), PROJECT_PYPROJECT)
+    pyproject = only(project_evidence(repo / "models" / "model.h5"), ProjectKind.PYPROJECT)
     assert pyproject.packages == ()
     assert noted(pyproject, "dynamic")
 
@@ -374,7 +360,7 @@ python_version = "3.7"
         "develop": {"pytest": {"version": "==6.1.1"}, "numpy": {"version": "==1.19.0"}},
     }))
     evidence = project_evidence(repo / "models" / "model.h5")
-    assert [e.kind for e in evidence] == [PROJECT_PIPFILE_LOCK, PROJECT_PIPFILE]
+    assert [e.kind for e in evidence] == [ProjectKind.PIPFILE_LOCK, ProjectKind.PIPFILE]
     lock, pipfile = evidence
     assert lock.python == "3.7"
     assert lock.packages == (("tensorflow", "2.3.1", True), ("numpy", "1.18.5", True),
@@ -420,11 +406,11 @@ version = "2.16.0"
 source = { registry = "https://pypi.org/simple" }
 """)
     evidence = project_evidence(repo / "models" / "model.h5")
-    poetry = only(evidence, PROJECT_POETRY_LOCK)
+    poetry = only(evidence, ProjectKind.POETRY_LOCK)
     assert poetry.python == ">=3.8,<4.0"
     assert poetry.packages == (("tensorflow", "2.8.0", True), ("keras", "2.8.0", True))
-    assert not [e for e in evidence if e.kind == PROJECT_UV_LOCK]  # not on the way up
-    uv = only(project_evidence(repo / "sub" / "model.h5"), PROJECT_UV_LOCK)
+    assert not [e for e in evidence if e.kind == ProjectKind.UV_LOCK]  # not on the way up
+    uv = only(project_evidence(repo / "sub" / "model.h5"), ProjectKind.UV_LOCK)
     assert uv.python == ">=3.10"
     assert uv.packages == (("tf-keras", "2.16.0", True),)
 
@@ -446,7 +432,7 @@ install_requires =
 gpu = tensorflow-gpu>=1.14,<2.0
 """)
     write(repo / "setup.py", "raise SystemExit('setup.py must never be executed')\n")
-    cfg = only(project_evidence(repo / "models" / "model.h5"), PROJECT_SETUP_CFG)
+    cfg = only(project_evidence(repo / "models" / "model.h5"), ProjectKind.SETUP_CFG)
     assert cfg.python == ">=3.6"
     assert cfg.packages == (("tensorflow", ">=1.14,<2.0", False), ("keras", "2.2.4", True),
                             ("h5py", "<3.0.0", False), ("tensorflow-gpu", ">=1.14,<2.0", False))
@@ -457,10 +443,10 @@ def test_python_version_files(repo):
     write(repo / ".python-version", "3.7.12\n")
     write(repo / "models" / "runtime.txt", "python-3.6.9\n")
     evidence = project_evidence(repo / "models" / "model.h5")
-    assert only(evidence, PROJECT_RUNTIME_TXT).python == "3.6.9"
-    assert only(evidence, PROJECT_PYTHON_VERSION).python == "3.7.12"
+    assert only(evidence, ProjectKind.RUNTIME_TXT).python == "3.6.9"
+    assert only(evidence, ProjectKind.PYTHON_VERSION).python == "3.7.12"
     write(repo / ".python-version", "my-pyenv-virtualenv\n")
-    pv = only(project_evidence(repo / "models" / "model.h5"), PROJECT_PYTHON_VERSION)
+    pv = only(project_evidence(repo / "models" / "model.h5"), ProjectKind.PYTHON_VERSION)
     assert pv.python is None and noted(pv, "not a Python version")
 
 
@@ -474,11 +460,11 @@ def test_mlflow_model_directory(repo):
           "- pip:\n  - mlflow==2.5.0\n  - tensorflow==2.13.0\nname: mlflow-env\n")
     model = write(repo / "mlruns" / "model" / "data" / "model.keras", b"PK\x05\x06" + bytes(18))
     evidence = project_evidence(model)
-    assert [e.kind for e in evidence] == [PROJECT_CONDA_ENV, PROJECT_REQUIREMENTS, PROJECT_MLFLOW_PYTHON_ENV]
+    assert [e.kind for e in evidence] == [ProjectKind.CONDA_ENV, ProjectKind.REQUIREMENTS, ProjectKind.MLFLOW_PYTHON_ENV]
     assert all(e.python in ("3.10.12", None) for e in evidence)
-    assert only(evidence, PROJECT_MLFLOW_PYTHON_ENV).packages == (
+    assert only(evidence, ProjectKind.MLFLOW_PYTHON_ENV).packages == (
         ("mlflow", "2.5.0", True), ("tensorflow", "2.13.0", True))
-    assert only(evidence, PROJECT_CONDA_ENV).packages[0] == ("pip", "<=23.1", False)
+    assert only(evidence, ProjectKind.CONDA_ENV).packages[0] == ("pip", "<=23.1", False)
 
 
 # --- conda-meta -----------------------------------------------------------------------------
@@ -507,8 +493,8 @@ def test_conda_meta_is_the_strongest_evidence(repo):
     write(repo / "pyproject.toml", '[project]\nname = "x"\ndependencies = ["keras"]\n')
     write(repo / "models" / "Pipfile.lock", json.dumps({"default": {"keras": {"version": "==2.3.1"}}}))
     evidence = project_evidence(repo / "models" / "model.h5")
-    assert [e.kind for e in evidence] == [PROJECT_CONDA_META, PROJECT_PIPFILE_LOCK, PROJECT_CONDA_ENV,
-                                          PROJECT_REQUIREMENTS, PROJECT_PYPROJECT]
+    assert [e.kind for e in evidence] == [ProjectKind.CONDA_META, ProjectKind.PIPFILE_LOCK, ProjectKind.CONDA_ENV,
+                                          ProjectKind.REQUIREMENTS, ProjectKind.PYPROJECT]
     meta = evidence[0]
     assert meta.path == str(repo / "env" / "conda-meta")
     assert meta.python == "3.7.12"
@@ -537,7 +523,7 @@ def test_search_goes_up_three_levels_at_most(tmp_path):
     model = deep / "model.h5"
     assert search_dirs(model) == [deep, deep.parent, deep.parent.parent, deep.parent.parent.parent]
     evidence = project_evidence(model)
-    assert [e.kind for e in evidence] == [PROJECT_CONDA_ENV]
+    assert [e.kind for e in evidence] == [ProjectKind.CONDA_ENV]
 
 
 def test_search_stops_at_the_git_root(tmp_path):
@@ -559,8 +545,8 @@ def test_nearest_file_of_each_kind_wins(repo):
     write(repo / "models" / "requirements.txt", "tensorflow==2.4.1\n")
     evidence = project_evidence(repo / "models" / "model.h5")
     assert [(e.kind, e.path) for e in evidence] == [
-        (PROJECT_REQUIREMENTS, str(repo / "models" / "requirements.txt")),
-        (PROJECT_PYPROJECT, str(repo / "pyproject.toml")),
+        (ProjectKind.REQUIREMENTS, str(repo / "models" / "requirements.txt")),
+        (ProjectKind.PYPROJECT, str(repo / "pyproject.toml")),
     ]
 
 
@@ -642,7 +628,7 @@ def test_a_parser_fault_is_a_note_not_an_error(repo, monkeypatch):
     def broken(path, top):
         raise KeyError("boom")
 
-    monkeypatch.setitem(project._PARSERS, PROJECT_PYPROJECT, broken)
+    monkeypatch.setitem(project._PARSERS, ProjectKind.PYPROJECT, broken)
     facts = inspect(repo / "models" / "model.h5")
     (pyproject,) = facts.project
     assert pyproject.packages == () and noted(pyproject, "not read (KeyError")

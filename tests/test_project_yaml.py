@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kresolve.project import PROJECT_CONDA_ENV, PROJECT_MLFLOW_PYTHON_ENV, project_evidence
+from kresolve.project import ProjectKind, project_evidence
 from kresolve.project.safe_yaml import MAX_DEPTH, YamlError, load
 
 # "billion laughs": nine levels of ten aliases each; expanded, dependencies holds 10**9 strings
@@ -40,7 +40,7 @@ def evidence_of(repo: Path, kind: str):
 
 def test_alias_bomb_is_refused_at_the_first_anchor(repo):
     write(repo / "environment.yml", BOMB)
-    env = evidence_of(repo, PROJECT_CONDA_ENV)
+    env = evidence_of(repo, ProjectKind.CONDA_ENV)
     assert env.packages == () and env.python is None
     assert env.notes == ("environment.yml: not parsed (line 1: anchors, aliases and tags are not supported)",)
 
@@ -70,7 +70,7 @@ def test_oversize_text_is_refused_before_parsing():
 
 def test_oversize_environment_file_is_a_note(repo):
     write(repo / "environment.yml", "dependencies:\n" + "  - numpy\n" * 120_000)
-    env = evidence_of(repo, PROJECT_CONDA_ENV)
+    env = evidence_of(repo, ProjectKind.CONDA_ENV)
     assert env.packages == () and any("over the 1024 KiB limit" in note for note in env.notes)
 
 
@@ -110,7 +110,7 @@ def test_empty_documents_are_none():
 
 def test_mlflow_python_version_is_not_a_float(repo):
     write(repo / "python_env.yaml", "python: 3.10\nbuild_dependencies:\n- pip\ndependencies:\n- tensorflow==2.13.0\n")
-    env = evidence_of(repo, PROJECT_MLFLOW_PYTHON_ENV)
+    env = evidence_of(repo, ProjectKind.MLFLOW_PYTHON_ENV)
     assert env.python == "3.10" and env.packages == (("tensorflow", "2.13.0", True),)
 
 
@@ -131,7 +131,7 @@ dependencies:
       - "keras==2.10.0"
 prefix: '/home/me/miniconda3/envs/tf-gpu'
 """)
-    env = evidence_of(repo, PROJECT_CONDA_ENV)
+    env = evidence_of(repo, ProjectKind.CONDA_ENV)
     assert env.python == "3.9.13"
     assert env.packages == (
         ("libgcc-mutex", "0.1", True),

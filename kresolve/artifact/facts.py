@@ -10,22 +10,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-# Project-file evidence lives in kresolve.project; re-exported here because ModelFacts carries it.
-from kresolve.project.evidence import (  # noqa: F401
-    PROJECT_CONDA_ENV,
-    PROJECT_CONDA_META,
-    PROJECT_MLFLOW_PYTHON_ENV,
-    PROJECT_PIPFILE,
-    PROJECT_PIPFILE_LOCK,
-    PROJECT_POETRY_LOCK,
-    PROJECT_PYPROJECT,
-    PROJECT_PYTHON_VERSION,
-    PROJECT_REQUIREMENTS,
-    PROJECT_RUNTIME_TXT,
-    PROJECT_SETUP_CFG,
-    PROJECT_UV_LOCK,
-    ProjectEvidence,
-)
+# Project-file evidence lives in kresolve.project; ModelFacts carries it.
+from kresolve.project.evidence import ProjectEvidence
 
 
 class ModelFormat(StrEnum):

@@ -11,38 +11,13 @@ read gives evidence carrying a note instead of an error. Nothing here imports
 
 from __future__ import annotations
 
-from kresolve.project.evidence import (
-    PROJECT_CONDA_ENV,
-    PROJECT_CONDA_META,
-    PROJECT_MLFLOW_PYTHON_ENV,
-    PROJECT_PIPFILE,
-    PROJECT_PIPFILE_LOCK,
-    PROJECT_POETRY_LOCK,
-    PROJECT_PYPROJECT,
-    PROJECT_PYTHON_VERSION,
-    PROJECT_REQUIREMENTS,
-    PROJECT_RUNTIME_TXT,
-    PROJECT_SETUP_CFG,
-    PROJECT_UV_LOCK,
-    ProjectEvidence,
-)
+from kresolve.project.evidence import ProjectEvidence, ProjectKind
 from kresolve.project.search import Cache, project_evidence, search_dirs
 
 __all__ = [
-    "PROJECT_CONDA_ENV",
-    "PROJECT_CONDA_META",
-    "PROJECT_MLFLOW_PYTHON_ENV",
-    "PROJECT_PIPFILE",
-    "PROJECT_PIPFILE_LOCK",
-    "PROJECT_POETRY_LOCK",
-    "PROJECT_PYPROJECT",
-    "PROJECT_PYTHON_VERSION",
-    "PROJECT_REQUIREMENTS",
-    "PROJECT_RUNTIME_TXT",
-    "PROJECT_SETUP_CFG",
-    "PROJECT_UV_LOCK",
     "Cache",
     "ProjectEvidence",
+    "ProjectKind",
     "project_evidence",
     "search_dirs",
 ]

@@ -16,7 +16,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from kresolve.project.environment_yml import CONDA_TO_PYPI, conda_build_note
-from kresolve.project.evidence import PROJECT_CONDA_META, RELEVANT, Collector, ProjectEvidence
+from kresolve.project.evidence import RELEVANT, Collector, ProjectEvidence, ProjectKind
 from kresolve.project.reading import outside_project
 
 MAX_CONDA_META_RECORDS = 20_000
@@ -27,7 +27,7 @@ _DIST_INFO = re.compile(r"^(?P<name>[A-Za-z0-9_.]+)-(?P<version>[^-]+)\.(dist-in
 def parse_conda_meta(meta: Path, top: Path) -> ProjectEvidence:
     """Package records named `name-version-build.json`, plus pip-installed distributions from
     the env's site-packages *.dist-info names."""
-    col = Collector(meta, PROJECT_CONDA_META)
+    col = Collector(meta, ProjectKind.CONDA_META)
     why = outside_project(meta, top)
     if why:
         col.note(f"{meta}: {why}")

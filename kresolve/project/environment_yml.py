@@ -17,7 +17,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from kresolve.project.evidence import PROJECT_CONDA_ENV, Collector, ProjectEvidence
+from kresolve.project.evidence import Collector, ProjectEvidence, ProjectKind
 from kresolve.project.reading import path_key, yaml_document
 from kresolve.project.requirements import requirement_lines
 from kresolve.project.specs import OPERATOR, spec_value
@@ -29,7 +29,7 @@ _CONDA_SPEC = re.compile(r"^(?:(?P<channel>[^\s:]+)::)?(?P<name>[A-Za-z0-9_][A-Z
 
 
 def parse_conda_env(path: Path, top: Path) -> ProjectEvidence:
-    col = Collector(path, PROJECT_CONDA_ENV)
+    col = Collector(path, ProjectKind.CONDA_ENV)
     document = yaml_document(col, path, top)
     if document is None:
         return col.evidence()

@@ -11,23 +11,27 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-# Kinds of project evidence (stable ids: they appear in `inspect --json`).
-PROJECT_CONDA_META = "conda-meta"  # an installed conda env: exact versions from conda-meta/*.json
-PROJECT_PIPFILE_LOCK = "pipfile-lock"
-PROJECT_POETRY_LOCK = "poetry-lock"
-PROJECT_UV_LOCK = "uv-lock"
-PROJECT_CONDA_ENV = "conda-env"  # environment.yml / environment.yaml / conda.yaml (MLflow)
-PROJECT_REQUIREMENTS = "requirements"  # requirements*.txt (with its -r / -c includes)
-PROJECT_MLFLOW_PYTHON_ENV = "mlflow-python-env"  # MLflow's python_env.yaml
-PROJECT_PYPROJECT = "pyproject"  # [project] (PEP 621) and [tool.poetry]
-PROJECT_PIPFILE = "pipfile"
-PROJECT_SETUP_CFG = "setup-cfg"
-PROJECT_PYTHON_VERSION = "python-version"  # pyenv's .python-version
-PROJECT_RUNTIME_TXT = "runtime-txt"  # runtime.txt ("python-3.7.3", Heroku and friends)
+
+class ProjectKind(StrEnum):
+    """Which kind of project file the evidence came from (stable ids: they appear in `inspect --json`)."""
+
+    CONDA_META = "conda-meta"  # an installed conda env: exact versions from conda-meta/*.json
+    PIPFILE_LOCK = "pipfile-lock"
+    POETRY_LOCK = "poetry-lock"
+    UV_LOCK = "uv-lock"
+    CONDA_ENV = "conda-env"  # environment.yml / environment.yaml / conda.yaml (MLflow)
+    REQUIREMENTS = "requirements"  # requirements*.txt (with its -r / -c includes)
+    MLFLOW_PYTHON_ENV = "mlflow-python-env"  # MLflow's python_env.yaml
+    PYPROJECT = "pyproject"  # [project] (PEP 621) and [tool.poetry]
+    PIPFILE = "pipfile"
+    SETUP_CFG = "setup-cfg"
+    PYTHON_VERSION = "python-version"  # pyenv's .python-version
+    RUNTIME_TXT = "runtime-txt"  # runtime.txt ("python-3.7.3", Heroku and friends)
 
 MAX_NOTES = 40
 
@@ -71,7 +75,7 @@ class ProjectEvidence:
     """
 
     path: str  # the file read (for conda-meta: the conda-meta directory)
-    kind: str  # one of the PROJECT_* ids
+    kind: ProjectKind
     python: str | None
     packages: tuple[tuple[str, str, bool], ...]
     notes: tuple[str, ...] = ()
@@ -95,7 +99,7 @@ def python_from(value: str, exact: bool) -> str:
 class Collector:
     """Accumulates one file's packages and notes; dedupes and adds the build-variant notes."""
 
-    def __init__(self, path: Path, kind: str) -> None:
+    def __init__(self, path: Path, kind: ProjectKind) -> None:
         self.path, self.kind = path, kind
         self.python: str | None = None
         self.packages: list[tuple[str, str, bool]] = []

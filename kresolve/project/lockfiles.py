@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from kresolve.project.evidence import PROJECT_PIPFILE_LOCK, PROJECT_POETRY_LOCK, Collector, ProjectEvidence, python_from
+from kresolve.project.evidence import Collector, ProjectEvidence, ProjectKind, python_from
 from kresolve.project.pipfile import pipfile_entry, pipfile_group
 from kresolve.project.pyproject import poetry_constraint
 from kresolve.project.reading import MAX_LOCK_FILE_BYTES, read_text, toml_document
@@ -17,7 +17,7 @@ from kresolve.project.specs import python_spec, secondary, spec_value
 
 
 def parse_pipfile_lock(path: Path, top: Path) -> ProjectEvidence:
-    col = Collector(path, PROJECT_PIPFILE_LOCK)
+    col = Collector(path, ProjectKind.PIPFILE_LOCK)
     text, why = read_text(path, top, MAX_LOCK_FILE_BYTES)
     if text is None:
         col.note(f"{path.name}: {why}")
@@ -48,13 +48,13 @@ def parse_pipfile_lock(path: Path, top: Path) -> ProjectEvidence:
     return col.evidence()
 
 
-def parse_toml_lock(path: Path, top: Path, kind: str) -> ProjectEvidence:
-    """poetry.lock (`kind` PROJECT_POETRY_LOCK) or uv.lock (PROJECT_UV_LOCK)."""
+def parse_toml_lock(path: Path, top: Path, kind: ProjectKind) -> ProjectEvidence:
+    """poetry.lock (`kind` ProjectKind.POETRY_LOCK) or uv.lock (ProjectKind.UV_LOCK)."""
     col = Collector(path, kind)
     document = toml_document(col, path, top, MAX_LOCK_FILE_BYTES)
     if document is None:
         return col.evidence()
-    if kind == PROJECT_POETRY_LOCK:
+    if kind is ProjectKind.POETRY_LOCK:
         metadata = document.get("metadata")
         python = metadata.get("python-versions") if isinstance(metadata, dict) else None
         if isinstance(python, str):

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kresolve.project.evidence import PROJECT_MLFLOW_PYTHON_ENV, Collector, ProjectEvidence
+from kresolve.project.evidence import Collector, ProjectEvidence, ProjectKind
 from kresolve.project.pythonversion import python_version_text
 from kresolve.project.reading import path_key, yaml_document
 from kresolve.project.requirements import requirement_lines
 
 
 def parse_mlflow_python_env(path: Path, top: Path) -> ProjectEvidence:
-    col = Collector(path, PROJECT_MLFLOW_PYTHON_ENV)
+    col = Collector(path, ProjectKind.MLFLOW_PYTHON_ENV)
     document = yaml_document(col, path, top)
     if document is None:
         return col.evidence()

@@ -8,13 +8,13 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from kresolve.project.evidence import PROJECT_PIPFILE, Collector, ProjectEvidence
+from kresolve.project.evidence import Collector, ProjectEvidence, ProjectKind
 from kresolve.project.reading import toml_document
 from kresolve.project.specs import Entries, secondary, spec_value, table_entry
 
 
 def parse_pipfile(path: Path, top: Path) -> ProjectEvidence:
-    col = Collector(path, PROJECT_PIPFILE)
+    col = Collector(path, ProjectKind.PIPFILE)
     document = toml_document(col, path, top)
     if document is None:
         return col.evidence()

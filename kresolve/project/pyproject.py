@@ -16,7 +16,7 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from kresolve.project.evidence import PROJECT_PYPROJECT, Collector, ProjectEvidence, python_from
+from kresolve.project.evidence import Collector, ProjectEvidence, ProjectKind, python_from
 from kresolve.project.reading import toml_document
 from kresolve.project.specs import (
     OPERATOR,
@@ -31,7 +31,7 @@ from kresolve.project.specs import (
 
 
 def parse_pyproject(path: Path, top: Path) -> ProjectEvidence:
-    col = Collector(path, PROJECT_PYPROJECT)
+    col = Collector(path, ProjectKind.PYPROJECT)
     document = toml_document(col, path, top)
     if document is None:
         return col.evidence()

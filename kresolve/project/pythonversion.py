@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from kresolve.project.evidence import PROJECT_PYTHON_VERSION, Collector, ProjectEvidence
+from kresolve.project.evidence import Collector, ProjectEvidence, ProjectKind
 from kresolve.project.reading import MAX_VERSION_FILE_BYTES, read_text
 
 _PY_VERSION = re.compile(r"^(?:python-?|cpython-?)?(\d+\.\d+(?:\.\d+)?)(?:[-.]?[a-z]+\d*)?$", re.IGNORECASE)
@@ -17,7 +17,7 @@ def python_version_text(text: str) -> str | None:
     return match.group(1) if match else None
 
 
-def parse_python_version_file(path: Path, top: Path, kind: str) -> ProjectEvidence:
+def parse_python_version_file(path: Path, top: Path, kind: ProjectKind) -> ProjectEvidence:
     col = Collector(path, kind)
     text, why = read_text(path, top, MAX_VERSION_FILE_BYTES)
     if text is None:
@@ -32,6 +32,6 @@ def parse_python_version_file(path: Path, top: Path, kind: str) -> ProjectEviden
         col.note(f"{path.name}: {lines[0][:40]!r} is not a Python version (a pyenv env name?)")
     else:
         col.set_python(version, path.name)
-    if kind == PROJECT_PYTHON_VERSION and len(lines) > 1:
+    if kind is ProjectKind.PYTHON_VERSION and len(lines) > 1:
         col.note(f"{path.name}: lists several Pythons; the first is taken")
     return col.evidence()

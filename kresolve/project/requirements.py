@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from kresolve.project.evidence import PROJECT_REQUIREMENTS, Collector, ProjectEvidence
+from kresolve.project.evidence import Collector, ProjectEvidence, ProjectKind
 from kresolve.project.reading import MAX_PROJECT_FILE_BYTES, path_key, read_text, redact
 from kresolve.project.specs import add_pep508, dist_from_filename, version_from_url
 
@@ -30,7 +30,7 @@ _ENV_VAR = re.compile(r"\$\{[A-Za-z0-9_]+\}")
 
 def parse_requirements(path: Path, top: Path, included: set[Path] | None = None) -> ProjectEvidence:
     """One requirements file; the files it includes are added to `included` (if given)."""
-    col = Collector(path, PROJECT_REQUIREMENTS)
+    col = Collector(path, ProjectKind.REQUIREMENTS)
     text, why = read_text(path, top, MAX_PROJECT_FILE_BYTES)
     if text is None:
         col.note(f"{path.name}: {why}")

@@ -23,21 +23,7 @@ from pathlib import Path
 from kresolve.project import requirements
 from kresolve.project.conda_meta import parse_conda_meta
 from kresolve.project.environment_yml import parse_conda_env
-from kresolve.project.evidence import (
-    PROJECT_CONDA_ENV,
-    PROJECT_CONDA_META,
-    PROJECT_MLFLOW_PYTHON_ENV,
-    PROJECT_PIPFILE,
-    PROJECT_PIPFILE_LOCK,
-    PROJECT_POETRY_LOCK,
-    PROJECT_PYPROJECT,
-    PROJECT_PYTHON_VERSION,
-    PROJECT_REQUIREMENTS,
-    PROJECT_RUNTIME_TXT,
-    PROJECT_SETUP_CFG,
-    PROJECT_UV_LOCK,
-    ProjectEvidence,
-)
+from kresolve.project.evidence import ProjectEvidence, ProjectKind
 from kresolve.project.lockfiles import parse_pipfile_lock, parse_toml_lock
 from kresolve.project.mlflow import parse_mlflow_python_env
 from kresolve.project.pipfile import parse_pipfile
@@ -52,33 +38,33 @@ MAX_REQUIREMENTS_FILES = 8
 CONDA_PREFIX_DIRS = ("", ".conda", "env", ".env", "venv", ".venv", "conda-env")
 
 # kind -> (file names in preference order, rank); requirements and conda-meta are matched apart
-_FILES: dict[str, tuple[tuple[str, ...], int]] = {
-    PROJECT_PIPFILE_LOCK: (("Pipfile.lock",), 1),
-    PROJECT_POETRY_LOCK: (("poetry.lock",), 1),
-    PROJECT_UV_LOCK: (("uv.lock",), 1),
-    PROJECT_CONDA_ENV: (("environment.yml", "environment.yaml", "conda.yaml", "conda.yml"), 2),
-    PROJECT_MLFLOW_PYTHON_ENV: (("python_env.yaml", "python_env.yml"), 3),
-    PROJECT_PYPROJECT: (("pyproject.toml",), 4),
-    PROJECT_PIPFILE: (("Pipfile",), 4),
-    PROJECT_SETUP_CFG: (("setup.cfg",), 4),
-    PROJECT_PYTHON_VERSION: ((".python-version",), 5),
-    PROJECT_RUNTIME_TXT: (("runtime.txt",), 5),
+_FILES: dict[ProjectKind, tuple[tuple[str, ...], int]] = {
+    ProjectKind.PIPFILE_LOCK: (("Pipfile.lock",), 1),
+    ProjectKind.POETRY_LOCK: (("poetry.lock",), 1),
+    ProjectKind.UV_LOCK: (("uv.lock",), 1),
+    ProjectKind.CONDA_ENV: (("environment.yml", "environment.yaml", "conda.yaml", "conda.yml"), 2),
+    ProjectKind.MLFLOW_PYTHON_ENV: (("python_env.yaml", "python_env.yml"), 3),
+    ProjectKind.PYPROJECT: (("pyproject.toml",), 4),
+    ProjectKind.PIPFILE: (("Pipfile",), 4),
+    ProjectKind.SETUP_CFG: (("setup.cfg",), 4),
+    ProjectKind.PYTHON_VERSION: ((".python-version",), 5),
+    ProjectKind.RUNTIME_TXT: (("runtime.txt",), 5),
 }
-_RANK = {kind: rank for kind, (_, rank) in _FILES.items()} | {PROJECT_CONDA_META: 0, PROJECT_REQUIREMENTS: 3}
+_RANK = {kind: rank for kind, (_, rank) in _FILES.items()} | {ProjectKind.CONDA_META: 0, ProjectKind.REQUIREMENTS: 3}
 
 Parser = Callable[[Path, Path], ProjectEvidence]
-_PARSERS: dict[str, Parser] = {
-    PROJECT_PIPFILE_LOCK: parse_pipfile_lock,
-    PROJECT_POETRY_LOCK: lambda path, top: parse_toml_lock(path, top, PROJECT_POETRY_LOCK),
-    PROJECT_UV_LOCK: lambda path, top: parse_toml_lock(path, top, PROJECT_UV_LOCK),
-    PROJECT_CONDA_ENV: parse_conda_env,
-    PROJECT_MLFLOW_PYTHON_ENV: parse_mlflow_python_env,
-    PROJECT_PYPROJECT: parse_pyproject,
-    PROJECT_PIPFILE: parse_pipfile,
-    PROJECT_SETUP_CFG: parse_setup_cfg,
-    PROJECT_PYTHON_VERSION: lambda path, top: parse_python_version_file(path, top, PROJECT_PYTHON_VERSION),
-    PROJECT_RUNTIME_TXT: lambda path, top: parse_python_version_file(path, top, PROJECT_RUNTIME_TXT),
-    PROJECT_CONDA_META: parse_conda_meta,
+_PARSERS: dict[ProjectKind, Parser] = {
+    ProjectKind.PIPFILE_LOCK: parse_pipfile_lock,
+    ProjectKind.POETRY_LOCK: lambda path, top: parse_toml_lock(path, top, ProjectKind.POETRY_LOCK),
+    ProjectKind.UV_LOCK: lambda path, top: parse_toml_lock(path, top, ProjectKind.UV_LOCK),
+    ProjectKind.CONDA_ENV: parse_conda_env,
+    ProjectKind.MLFLOW_PYTHON_ENV: parse_mlflow_python_env,
+    ProjectKind.PYPROJECT: parse_pyproject,
+    ProjectKind.PIPFILE: parse_pipfile,
+    ProjectKind.SETUP_CFG: parse_setup_cfg,
+    ProjectKind.PYTHON_VERSION: lambda path, top: parse_python_version_file(path, top, ProjectKind.PYTHON_VERSION),
+    ProjectKind.RUNTIME_TXT: lambda path, top: parse_python_version_file(path, top, ProjectKind.RUNTIME_TXT),
+    ProjectKind.CONDA_META: parse_conda_meta,
 }
 
 # A cache shared by the models of one run: key -> evidence (plus included requirement files).
@@ -107,23 +93,23 @@ def project_evidence(model: str | os.PathLike[str], cache: Cache | None = None) 
     dirs = search_dirs(Path(os.fspath(model)))
     top = dirs[-1]
     found: list[tuple[int, int, str, ProjectEvidence]] = []
-    done: set[str] = set()
+    done: set[ProjectKind] = set()
     for distance, directory in enumerate(dirs):
         names = _listing(directory)
         if names is None:
             continue
-        if PROJECT_REQUIREMENTS not in done:
+        if ProjectKind.REQUIREMENTS not in done:
             requirement_files = _requirements_files(names)
             if requirement_files:
-                done.add(PROJECT_REQUIREMENTS)
+                done.add(ProjectKind.REQUIREMENTS)
                 included: set[Path] = set()
                 for name in requirement_files:
                     path = directory / name
                     if path_key(path) in included:
                         continue
-                    evidence, inner = _cached(cache, PROJECT_REQUIREMENTS, path, top)
+                    evidence, inner = _cached(cache, ProjectKind.REQUIREMENTS, path, top)
                     included |= inner
-                    found.append((_RANK[PROJECT_REQUIREMENTS], distance, name, evidence))
+                    found.append((_RANK[ProjectKind.REQUIREMENTS], distance, name, evidence))
         for kind, (candidates, rank) in _FILES.items():
             if kind in done:
                 continue
@@ -132,19 +118,19 @@ def project_evidence(model: str | os.PathLike[str], cache: Cache | None = None) 
                     done.add(kind)
                     evidence, _ = _cached(cache, kind, directory / name, top)
                     found.append((rank, distance, name, evidence))
-        if PROJECT_CONDA_META not in done:
+        if ProjectKind.CONDA_META not in done:
             for sub in CONDA_PREFIX_DIRS:
                 meta = directory / sub / "conda-meta" if sub else directory / "conda-meta"
                 if (sub == "" and "conda-meta" in names or sub and sub in names) and _is_dir(meta):
-                    done.add(PROJECT_CONDA_META)
-                    evidence, _ = _cached(cache, PROJECT_CONDA_META, meta, top)
+                    done.add(ProjectKind.CONDA_META)
+                    evidence, _ = _cached(cache, ProjectKind.CONDA_META, meta, top)
                     found.append((0, distance, str(meta), evidence))
                     break
     found.sort(key=lambda item: (item[0], item[1]))
     return tuple(item[3] for item in found)
 
 
-def _cached(cache: Cache | None, kind: str, path: Path, top: Path) -> tuple[ProjectEvidence, frozenset[Path]]:
+def _cached(cache: Cache | None, kind: ProjectKind, path: Path, top: Path) -> tuple[ProjectEvidence, frozenset[Path]]:
     key = None
     if cache is not None:
         try:
@@ -155,7 +141,7 @@ def _cached(cache: Cache | None, kind: str, path: Path, top: Path) -> tuple[Proj
         if key is not None and key in cache:
             return cache[key]
     try:
-        if kind == PROJECT_REQUIREMENTS:
+        if kind is ProjectKind.REQUIREMENTS:
             included: set[Path] = set()
             evidence = requirements.parse_requirements(path, top, included)
             result = (evidence, frozenset(included))

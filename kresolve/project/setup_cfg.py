@@ -9,13 +9,13 @@ from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from kresolve.project.evidence import PROJECT_SETUP_CFG, Collector, ProjectEvidence
+from kresolve.project.evidence import Collector, ProjectEvidence, ProjectKind
 from kresolve.project.reading import MAX_PROJECT_FILE_BYTES, read_text
 from kresolve.project.specs import Entries, add_pep508, pep508_list, python_spec, secondary
 
 
 def parse_setup_cfg(path: Path, top: Path) -> ProjectEvidence:
-    col = Collector(path, PROJECT_SETUP_CFG)
+    col = Collector(path, ProjectKind.SETUP_CFG)
     text, why = read_text(path, top, MAX_PROJECT_FILE_BYTES)
     if text is None:
         col.note(f"{path.name}: {why}")
