@@ -3,7 +3,6 @@ rules/approved/). The solver stays inside them and names the policy rule that bl
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -54,6 +53,8 @@ class Policy:
 
 
 def load_policy(path: str | Path) -> Policy:
+    import tomllib  # here: a lock without a policy never imports it
+
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text("utf-8"))

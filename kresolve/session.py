@@ -29,9 +29,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from . import __version__
 from .artifact import inspect as _inspect
 from .artifact import inspect_all as _inspect_all
-from .artifact.facts import ModelFacts
+from .artifact.facts import ModelFacts, ModelFormat
 from .artifact.h5worker import prestart_for
-from .artifact.savedmodel import missing_variables
 from .conda.colock import lock_inputs, solve_targets
 from .constants import EXPLAIN_PYTHONS, FALLBACK_PLATFORM
 from .constants import REPORT_FILE as REPORT
@@ -39,7 +38,6 @@ from .constants import REQUIREMENTS_FILE as REQUIREMENTS
 from .customcode import missing_custom_code
 from .customcode import refusal as custom_code_refusal
 from .customcode import warning as custom_code_warning
-from .diagnose import Diagnosis, KnownCauses, diagnose
 from .errors import BadInput, CustomCodeMissing, SmokeFailed, Unsolvable
 from .index import Cache, Index, IndexConfig, read_pip_config
 from .index.dates import parse_user_date
@@ -59,6 +57,7 @@ from .solve.resolve import Environment, solve
 from .target import Target, check_gpu, is_host, make_target
 
 if TYPE_CHECKING:  # imported where used: conda (yaml), templates, the smoke test (filelock, asyncio), rules tools
+    from .diagnose import Diagnosis
     from .install import InstallResult
     from .lock.template import Template
     from .rules.check import Finding
@@ -312,7 +311,11 @@ class Session:
         warnings: tuple[str, ...] = (custom_code_warning(facts, missing),) if missing else ()
         # A SavedModel whose variables were never committed cannot load: bad input (exit 2), not a
         # smoke failure after the environment is built; under --no-smoke the lock is still written.
-        no_weights = missing_variables(facts)
+        no_weights = None
+        if facts.format is ModelFormat.SAVEDMODEL:  # the SavedModel reader is imported for SavedModels only
+            from .artifact.savedmodel import missing_variables
+
+            no_weights = missing_variables(facts)
         if no_weights and smoke:
             raise BadInput(no_weights)
         warnings += (no_weights,) if no_weights else ()
@@ -360,6 +363,7 @@ class Session:
             result = None
             if smoke:
                 # Here: --no-smoke never loads filelock/asyncio.
+                from .diagnose import KnownCauses
                 from .smoke.run import Attempt, attempts_for, smoke_test
 
                 # Several platforms (-p): the one that is this host is smoke-tested, from its pip pins.
@@ -463,6 +467,7 @@ class Session:
     ) -> SmokeResult:
         """Build an env from an existing lock (on this host), load the model there, compare
         outputs (the details: kresolve.api.smoke)."""
+        from .diagnose import KnownCauses
         from .install import LockKind, read_lock
         from .smoke.run import Attempt, attempts_for, pins_in_lock, smoke_test
 
@@ -510,6 +515,8 @@ class Session:
 
     def diagnose(self, text: str | bytes, installed: Mapping[str, str] | None = None) -> tuple[Diagnosis, ...]:
         """Known causes of a model-load error text, most likely first (kresolve.diagnose)."""
+        from .diagnose import diagnose  # the smoke stage's reader of failures: loaded where one is read
+
         return diagnose(text, self.rules, installed)
 
     def rules_check(self) -> list[Finding]:

@@ -112,3 +112,35 @@ def test_close_waits_for_requests_in_flight_before_closing_their_connections(ser
     running = list(index._files.values())
     assert running and all(f.done() for f in running)
     assert [d.filename for d in running[0].result()] == ["alpha-1.0-py3-none-any.whl", "alpha-1.1-py3-none-any.whl"]
+
+
+def test_an_index_that_needs_no_network_reads_when_asked_in_the_asking_thread(served, cache, tmp_path):
+    """Offline (or local-only), a page or METADATA is read by the thread that asks for it: no
+    worker threads take turns with the solver for the GIL, and a prefetch reads nothing."""
+    import threading
+
+    _root, url, _faults = served
+    warm = Index(IndexConfig(url), cache, backoff=0)
+    assert warm.needs_network
+    dist = warm.files("alpha")[0]
+    warm.metadata(dist)
+    warm.close()
+    before = {t.ident for t in threading.enumerate()}
+    offline = Index(IndexConfig(url), cache, offline=True)
+    assert not offline.needs_network
+    offline.prefetch(["alpha", "beta", "not-cached"])  # nothing is read, so nothing fails yet
+    offline.prefetch_metadata([dist])
+    assert offline.metadata(offline.files("alpha")[0]).name == "alpha"
+    for _ in range(2):  # the same failure for every caller, as a worker's Future keeps it
+        with pytest.raises(IndexUnavailable, match="offline: no cached index page for 'not-cached'"):
+            offline.files("not-cached")
+    assert {t.ident for t in threading.enumerate()} == before  # no worker thread was started
+    offline.close()
+    # Local indexes and --find-links directories need no network either; an HTTP find-links page does.
+    local = tmp_path / "local"
+    make_wheel(local / "files", "alpha", "1.0")
+    write_simple_index(local)
+    for find_links, networked in (((), False), ((str(local / "files"),), False), ((url,), True)):
+        index = Index(IndexConfig((local / "simple").as_uri(), find_links=find_links), cache)
+        assert index.needs_network is networked
+        index.close()

@@ -30,8 +30,6 @@ from kresolve.artifact.facts import (
 )
 from kresolve.artifact.h5 import read_h5
 from kresolve.artifact.jsontext import bad
-from kresolve.artifact.kerazip import read_keras_dir, read_keras_zip
-from kresolve.artifact.savedmodel import read_savedmodel
 from kresolve.artifact.sidecar import find_sidecar, read_sidecar
 from kresolve.artifact.sniff import Kind, sniff
 from kresolve.errors import BadInput
@@ -89,11 +87,19 @@ def _inspect(model: Path, project_cache: Cache | None) -> ModelFacts:
         facts = read_h5(where)
         if weights is not None and not _same_file(facts.architecture, model):
             raise _not_the_pair(model, facts)
+    # Each reader imported with its first model: a lock of an HDF5 file never loads the zip,
+    # pickle and protobuf readers (~10 ms of a warm lock's start-up).
     elif kind is Kind.ZIP:
+        from kresolve.artifact.kerazip import read_keras_zip
+
         facts = read_keras_zip(where)
     elif kind is Kind.SAVEDMODEL:
+        from kresolve.artifact.savedmodel import read_savedmodel
+
         facts = read_savedmodel(where)
     else:
+        from kresolve.artifact.kerazip import read_keras_dir
+
         facts = read_keras_dir(where)
 
     sidecar_path = find_sidecar(where)

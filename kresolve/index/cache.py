@@ -157,6 +157,10 @@ class Listing:
             return None
 
 
+def _file_key(path: Path, st: os.stat_result) -> str:
+    return f"{path}\0{st.st_size}\0{st.st_mtime_ns}"
+
+
 class Cache:
     def __init__(self, root: Path | None = None):
         self.root = root or default_cache_dir()
@@ -199,6 +203,21 @@ class Cache:
 
     def put_date(self, sha256: str, text: str) -> None:
         atomic_write(self._key_path("dates", sha256, ".date"), text.encode())
+
+    # A local file's sha256 (a --find-links directory's wheels), keyed by its path, size and
+    # modification time as uv keys local files: a torch wheel there is not hashed on every lock.
+    def get_file_hash(self, path: Path, st: os.stat_result) -> str | None:
+        try:
+            text = self._key_path("filehashes", _file_key(path, st), ".sha256").read_text("utf-8")
+        except OSError:
+            return None
+        return text if len(text) == 64 and all(c in "0123456789abcdef" for c in text) else None
+
+    def put_file_hash(self, path: Path, st: os.stat_result, sha256: str) -> None:
+        try:
+            atomic_write(self._key_path("filehashes", _file_key(path, st), ".sha256"), sha256.encode())
+        except OSError:
+            pass  # a cache this process cannot write: the file is hashed again next time
 
     # -- index pages ---------------------------------------------------------------------------
     def _listing_path(self, url: str) -> Path:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import unquote, urlparse
 
 import packaging
@@ -45,6 +45,31 @@ if TYPE_CHECKING:
 
 USER_AGENT = "kresolve (+https://github.com/kresolve)"
 RETRIES = 3
+
+_T = TypeVar("_T")
+
+
+class OnDemand(Future[_T]):
+    """A Future that the first thread asking for its result computes, in that thread.
+
+    For an index that needs no network (offline, or only local pages and files), loading a
+    page or a METADATA is CPU work under the GIL: worker threads would only take turns with the
+    solver (a warm offline lock spent ~140 ms of its solve waiting for the GIL), and would load
+    pages the solver never asks for."""
+
+    def __init__(self, load: Callable[[], _T]):
+        super().__init__()
+        self._load = load
+        self._once = threading.Lock()
+
+    def result(self, timeout: float | None = None) -> _T:
+        with self._once:
+            if not self.done():
+                try:
+                    self.set_result(self._load())
+                except Exception as exc:  # noqa: BLE001  # kept as a worker's Future keeps it: raised to every caller
+                    self.set_exception(exc)
+        return super().result(timeout)
 
 
 @dataclass(frozen=True)
@@ -209,6 +234,7 @@ class Index:
         self.progress: Progress = progress or NO_PROGRESS  # counts pages and metadata fetched
         self._live: set[str] = set()  # indexes that served a project page: their root exists
         self._links: dict[str, list[DistFile]] = {}  # --find-links HTML pages, fetched once
+        self._dirs: dict[Path, dict[str, list[Path]]] = {}  # --find-links directories, listed once
         self._client: httpx.Client | None = None  # made on first use (`_http`)
         self._client_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kresolve-index")
@@ -220,6 +246,9 @@ class Index:
         self._files: dict[str, Future[ProjectFiles]] = {}
         self._meta: dict[str, Future[DistMetadata]] = {}
         self.stats = {"pages_fetched": 0, "metadata_ranged": 0, "metadata_downloaded": 0, "metadata_pep658": 0}
+        # Nothing to wait for on a network: pages and METADATA are read when the solver asks (OnDemand).
+        self.needs_network = not offline and any(
+            u.startswith(("http://", "https://")) for u in (*config.urls, *config.find_links))
 
     def close(self) -> None:
         # Wait for requests already running before closing their client: a socket closed under a
@@ -260,6 +289,8 @@ class Index:
         return self._files_future(project).result()
 
     def prefetch(self, projects: Iterable[str]) -> None:
+        if not self.needs_network:
+            return  # read when asked for: the solver may never ask
         for project in projects:
             self._files_future(project)
 
@@ -267,7 +298,8 @@ class Index:
         name = canonicalize_name(project)
         with self._lock:
             if name not in self._files:
-                self._files[name] = self._pool.submit(self._load_files, name)
+                self._files[name] = (OnDemand(lambda: self._load_files(name)) if not self.needs_network
+                                     else self._pool.submit(self._load_files, name))
             return self._files[name]
 
     def _load_files(self, name: str) -> ProjectFiles:
@@ -292,12 +324,37 @@ class Index:
             return [d for d in self._links[location] if _project_of(d.filename) == name]
         path = _local_path(location) if location.startswith("file:") else Path(location)
         if path.is_dir():
-            return [DistFile(filename=f.name, url=f.resolve().as_uri(), sha256=_sha256(f), index=location)
-                    for f in sorted(path.iterdir()) if f.is_file() and _project_of(f.name) == name]
+            return [DistFile(filename=f.name, url=f.resolve().as_uri(), sha256=self._local_sha256(f), index=location)
+                    for f in self._listed(path).get(name, ())]
         if path.is_file():
             page = parse_page(path.read_text("utf-8", "replace"), "text/html", path.resolve().as_uri(), location)
             return [d for d in page if _project_of(d.filename) == name]
         return []  # pip ignores a location that does not exist (the command line checks its own)
+
+    def _local_sha256(self, path: Path) -> str:
+        """The file's sha256, remembered in the cache by path, size and modification time."""
+        resolved = path.resolve()
+        st = resolved.stat()
+        known = self.cache.get_file_hash(resolved, st)
+        if known is None:
+            known = _sha256(resolved)
+            self.cache.put_file_hash(resolved, st, known)
+        return known
+
+    def _listed(self, directory: Path) -> dict[str, list[Path]]:
+        """A --find-links directory's files by project, listed once per Index (a lock asks it
+        for every project it meets)."""
+        with self._lock:
+            found = self._dirs.get(directory)
+        if found is None:
+            found = {}
+            for f in sorted(directory.iterdir()):
+                project = _project_of(f.name)
+                if project is not None and f.is_file():
+                    found.setdefault(project, []).append(f)
+            with self._lock:
+                self._dirs[directory] = found
+        return found
 
     def _project_page(self, index_url: str, name: str) -> list[DistFile] | PageRows:
         url = f"{index_url}/{name}/"
@@ -381,7 +438,10 @@ class Index:
 
     def prefetch_metadata(self, dists: Iterable[DistFile], then: Callable[[DistMetadata], None] | None = None) -> None:
         """Start reading the files' METADATA; `then` is called with each one once it is read
-        (in a worker thread; not for a file whose read failed)."""
+        (in a worker thread; not for a file whose read failed). Nothing when nothing needs the
+        network: each METADATA is read when asked for."""
+        if not self.needs_network:
+            return
         for dist in dists:
             if not is_sdist(dist.filename):  # an sdist is downloaded whole: only when the solver tries it
                 future = self._meta_future(dist)
@@ -392,7 +452,8 @@ class Index:
         key = dist.sha256 or dist.url
         with self._lock:
             if key not in self._meta:
-                self._meta[key] = self._meta_pool.submit(self._load_metadata, dist)
+                self._meta[key] = (OnDemand(lambda: self._load_metadata(dist)) if not self.needs_network
+                                   else self._meta_pool.submit(self._load_metadata, dist))
             return self._meta[key]
 
     def _load_metadata(self, dist: DistFile) -> DistMetadata:

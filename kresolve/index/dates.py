@@ -32,7 +32,7 @@ from datetime import UTC, date, datetime
 from packaging.version import Version
 
 from ..errors import IndexUnavailable
-from .client import Index, _local_path
+from .client import Index, OnDemand, _local_path
 from .simple import DistFile
 
 EARLIEST_PLAUSIBLE = date(1995, 1, 1)
@@ -234,6 +234,8 @@ class Dater:
 
     def prefetch(self, names: Iterable[str], cutoff: date, versions: Callable[[str], Mapping[Version, list[DistFile]]],
                  hard: bool = False) -> None:
+        if not self.index.needs_network:
+            return  # searched when asked for (client.OnDemand): the solver may never ask
         for name in names:
             self._boundary_future(name, cutoff, versions, hard)
 
@@ -242,7 +244,9 @@ class Dater:
         with self._lock:
             key = (name, cutoff, hard)
             if key not in self._boundaries:
-                self._boundaries[key] = self._pool.submit(self._search, name, cutoff, versions, hard)
+                self._boundaries[key] = (OnDemand(lambda: self._search(name, cutoff, versions, hard))
+                                         if not self.index.needs_network
+                                         else self._pool.submit(self._search, name, cutoff, versions, hard))
             return self._boundaries[key]
 
     def _search(self, name: str, cutoff: date, versions: Callable[[str], Mapping[Version, list[DistFile]]],

@@ -27,7 +27,6 @@ import lzma
 import posixpath
 import re
 import stat
-import tomllib
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable
@@ -327,6 +326,8 @@ def _egg_info(members: dict[str, bytes], project: str) -> tuple[str, dict[str, b
 def _pyproject(members: dict[str, bytes]) -> dict[str, Any]:
     if "pyproject.toml" not in members:
         return {}
+    import tomllib  # here: only an sdist with a pyproject.toml needs it
+
     try:
         data = tomllib.loads(_text(members["pyproject.toml"]))
     except tomllib.TOMLDecodeError:

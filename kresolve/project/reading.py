@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import stat
-import tomllib
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -85,6 +84,8 @@ def redact(url: str) -> str:
 
 def toml_document(col: Collector, path: Path, top: Path, limit: int = MAX_PROJECT_FILE_BYTES) -> dict[str, Any] | None:
     """The TOML file as a table, or None with a note saying why not."""
+    import tomllib  # here: a model with no TOML file beside it never imports it
+
     text, why = read_text(path, top, limit)
     if text is None:
         col.note(f"{path.name}: {why}")

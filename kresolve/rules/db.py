@@ -7,7 +7,6 @@ import hashlib
 import json
 import re
 import sys
-import tomllib
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
@@ -498,6 +497,8 @@ def _parse_files(root: Path, files: list[Path]) -> tuple[list[tuple[str, dict[st
             return [(rel, tables) for rel, tables in stored], cache
     except (OSError, ValueError, TypeError):
         pass
+    import tomllib  # only when the compiled copy is missing or stale: a warm run never parses TOML
+
     parsed = []
     for rel, data in raw:
         try:

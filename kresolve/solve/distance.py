@@ -48,9 +48,7 @@ class Distance:
     def rank(self) -> tuple[Any, ...]:
         """The order's key without the newest-first tie-break: candidates with the same rank are
         equally near (one release line; the exact version alone)."""
-        if isinstance(self.preferred, Range):
-            return (0, 0, 0, 0) if self.kind is DistanceKind.WITHIN_RANGE else (1, self.majors, self.steps, 0)
-        return (self.majors, self.steps, self.kind is not DistanceKind.EXACT, self.older)
+        return _rank(self.kind, self.preferred, self.majors, self.steps, self.older)
 
     @property
     def key(self) -> tuple[Any, ...]:
@@ -97,23 +95,25 @@ def _line_steps(candidate: Version, pref: Version) -> tuple[int, int]:
     return abs(cmaj - pmaj), steps
 
 
-def _measure_range(candidate: Version, pref: Range) -> Distance:
-    """Inside the range, newest first; outside, by how far the candidate is past the bounds it
+def _rank(kind: DistanceKind, preferred: Preferred, majors: int, steps: int, older: bool) -> tuple[Any, ...]:
+    if isinstance(preferred, Range):
+        return (0, 0, 0, 0) if kind is DistanceKind.WITHIN_RANGE else (1, majors, steps, 0)
+    return (majors, steps, kind is not DistanceKind.EXACT, older)
+
+
+def _classify(candidate: Version, pref: Preferred) -> tuple[DistanceKind, int, int, bool]:
+    """(kind, majors, steps, older): what a Distance holds besides the two versions.
+
+    A range: inside it, newest first; outside, by how far the candidate is past the bounds it
     breaks (the farthest of them: a redundant looser bound, `<1.19,<1.20`, must not make 1.20.3
     as near as 1.19.5)."""
-    spec = pref.specifier
-    if spec.contains(candidate, prereleases=True):
-        return Distance(DistanceKind.WITHIN_RANGE, pref, candidate)
-    broken = [Version(s.version.rstrip(".*").rstrip(".")) for s in spec if not s.contains(candidate, prereleases=True)]
-    majors, steps = max(_line_steps(candidate, b) for b in broken)
-    return Distance(DistanceKind.OUTSIDE_RANGE, pref, candidate, majors, steps)
-
-
-def measure(candidate: Version, preferred: str | Preferred) -> Distance:
-    """How far `candidate` is from `preferred` (ValueError for an unreadable preference)."""
-    pref = as_preferred(preferred)
     if isinstance(pref, Range):
-        return _measure_range(candidate, pref)
+        spec = pref.specifier
+        if spec.contains(candidate, prereleases=True):
+            return DistanceKind.WITHIN_RANGE, 0, 0, False
+        broken = [Version(s.version.rstrip(".*").rstrip(".")) for s in spec if not s.contains(candidate, prereleases=True)]
+        majors, steps = max(_line_steps(candidate, b) for b in broken)
+        return DistanceKind.OUTSIDE_RANGE, majors, steps, False
     majors, steps = _line_steps(candidate, pref.version)
     (cmaj, cmin), (pmaj, pmin) = _series(candidate), _series(pref.version)
     if isinstance(pref, Exact) and candidate == pref.version:
@@ -124,13 +124,24 @@ def measure(candidate: Version, preferred: str | Preferred) -> Distance:
         kind = DistanceKind.MINOR
     else:
         kind = DistanceKind.MAJOR
-    return Distance(kind, pref, candidate, majors, steps, candidate < pref.version)
+    return kind, majors, steps, candidate < pref.version
+
+
+def measure(candidate: Version, preferred: str | Preferred) -> Distance:
+    """How far `candidate` is from `preferred` (ValueError for an unreadable preference)."""
+    pref = as_preferred(preferred)
+    kind, majors, steps, older = _classify(candidate, pref)
+    return Distance(kind, pref, candidate, majors, steps, older)
 
 
 def order_key(candidate: Version, preferred: str | Preferred | None) -> tuple[Any, ...]:
+    """measure(candidate, preferred).key without making the Distance (the solver sorts every
+    version of every project it meets by this)."""
     if preferred is None:
         return (0, 0, 0, 0, _neg(candidate))
-    return measure(candidate, preferred).key
+    pref = as_preferred(preferred)
+    kind, majors, steps, older = _classify(candidate, pref)
+    return (*_rank(kind, pref, majors, steps, older), _neg(candidate))
 
 
 def _neg(v: Version) -> tuple[Any, ...]:
