@@ -131,6 +131,11 @@ def parse_page(body: str, content_type: str, page_url: str, index: str = "") -> 
     return [DistFile.from_row(row, index) for row in page_rows(body, content_type, page_url)]
 
 
+# One encoder for every block: json.dumps with options builds a new one per call (a cold lock
+# encodes ~3,600 blocks; ~20% of their encoding time).
+_ROWS_JSON = json.JSONEncoder(separators=(",", ":"))
+
+
 class RowBlock:
     """The rows of one version of a page, kept as their JSON text (a slice of the cache file)
     until looked at: a warm lock reads a few dozen pages of ~43,000 files and looks at the files
@@ -153,7 +158,7 @@ class RowBlock:
     def data(self) -> bytes:
         """The rows as JSON text."""
         if self._rows is not None and not self._data:
-            return json.dumps(self._rows, separators=(",", ":")).encode()
+            return _ROWS_JSON.encode(self._rows).encode()
         return self._data[self._start:self._end]
 
 
