@@ -46,10 +46,11 @@ class Series:
         return max(known) if known else None
 
 
-def run(cmd: Sequence[str], env: dict[str, str] | None = None) -> Run:
-    """Wall time of one process (and its peak RSS where os.wait4 exists); fails loudly."""
+def run(cmd: Sequence[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> Run:
+    """Wall time of one process (and its peak RSS where os.wait4 exists); fails loudly.
+    `cwd`: where it runs (`python -m kresolve` imports the kresolve of the directory it runs in)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(list(cmd), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(list(cmd), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=cwd)
     rss = cpu = None
     if hasattr(os, "wait4"):
         assert proc.stderr is not None

@@ -45,36 +45,49 @@ def with_cache(cache: Path) -> dict[str, str]:
     return {**os.environ, "KRESOLVE_CACHE_DIR": str(cache)}
 
 
-def lock_figures(model: Path, rounds: int, cold: bool, cache: Path | None) -> list[str]:
+def lock_figures(model: Path, rounds: int, cold: bool, cache: Path | None, against: Path | None = None) -> list[str]:
+    """The lock figures; with `against` (another kresolve source tree, e.g. an earlier commit's
+    `git archive`), its runs are interleaved with ours and uv's in every round, each with a
+    cache of its own, so a before/after comparison comes from one run on one machine state."""
     with tempfile.TemporaryDirectory() as tmp_text:
         tmp = Path(tmp_text)
         ours_cache = cache or tmp / "kresolve-cache"
+        other_cache = tmp / "against-cache"
         uv_cache = tmp / "uv-cache"
         out = tmp / "out"
-        # Warm both caches and learn the top-level pins uv is given.
-        run(kresolve_lock(model, out, ours_cache, offline=False), with_cache(ours_cache))
+        # Warm the caches and learn the top-level pins uv is given.
+        run(kresolve_lock(model, out, ours_cache, offline=False), with_cache(ours_cache), cwd=ROOT)
         report = json.loads((out / "kresolve-report.json").read_text())
         top = [f"{p['name']}=={p['version']}" for p in report["environment"]["pins"] if p.get("top_level")]
         requirements = tmp / "requirements.in"
         requirements.write_text("\n".join(top) + "\n")
         run(uv_compile(requirements, tmp / "uv.txt", uv_cache, offline=False))
+        if against is not None:
+            run(kresolve_lock(model, out, other_cache, offline=False), with_cache(other_cache), cwd=against)
         rows = [f"model {model.relative_to(ROOT)}; uv gets: {', '.join(top)}",
                 "figures: min / median / max over the rounds; ratio per pair (kresolve / uv)"]
-        kinds: list[tuple[str, bool]] = [("warm offline", True), ("warm online", False)]
-        for label, offline in kinds:
-            ours, theirs = Series(), Series()
-            for _ in range(rounds):
-                ours.add(run(kresolve_lock(model, out, ours_cache, offline), with_cache(ours_cache)))
-                theirs.add(run(uv_compile(requirements, tmp / "uv.txt", uv_cache, offline)))
-            rows += pair_rows(label, ours, theirs)
-        if cold:
-            ours, theirs = Series(), Series()
+        if against is not None:
+            rows.append(f"against: the kresolve in {against}, interleaved with this one ({ROOT}) round by round")
+
+        def rounds_of(label: str, fresh: Callable[[int], tuple[Path, Path, Path]], offline: bool) -> None:
+            ours, theirs, other = Series(), Series(), Series()
             for i in range(rounds):
-                fresh = tmp / f"cold-{i}"
-                ours.add(run(kresolve_lock(model, out, fresh / "k", offline=False), with_cache(fresh / "k")))
-                theirs.add(run(uv_compile(requirements, tmp / "uv.txt", fresh / "uv", offline=False)))
-                shutil.rmtree(fresh, ignore_errors=True)
-            rows += pair_rows("cold", ours, theirs)
+                k, u, o = fresh(i)
+                ours.add(run(kresolve_lock(model, out, k, offline), with_cache(k), cwd=ROOT))
+                theirs.add(run(uv_compile(requirements, tmp / "uv.txt", u, offline)))
+                if against is not None:
+                    other.add(run(kresolve_lock(model, out, o, offline), with_cache(o), cwd=against))
+                if k != ours_cache:
+                    shutil.rmtree(k.parent, ignore_errors=True)
+            rows.extend(pair_rows(label, ours, theirs))
+            if against is not None:
+                rows.extend(pair_rows("", other, theirs, ("against ", "uv")))
+                rows.extend(pair_rows("", ours, other, ("kresolve", "against")))
+
+        for label, offline in (("warm offline", True), ("warm online", False)):
+            rounds_of(label, lambda i: (ours_cache, uv_cache, other_cache), offline)
+        if cold:
+            rounds_of("cold", lambda i: (tmp / f"cold-{i}" / "k", tmp / f"cold-{i}" / "uv", tmp / f"cold-{i}" / "o"), False)
         return rows
 
 
@@ -134,10 +147,13 @@ def main(argv: Sequence[str] | None = None, echo: Callable[[str], None] = print)
     parser.add_argument("--fleet", type=int, default=2200, help="models in the inspect directory (0: skip)")
     parser.add_argument("--cache", type=Path, help="kresolve cache to warm and use (default: a fresh one)")
     parser.add_argument("--only", choices=("lock", "inspect"), help="run one part only")
+    parser.add_argument("--against", type=Path, metavar="DIR",
+                        help="another kresolve source tree (e.g. `git archive` of an earlier commit) to run "
+                             "interleaved with this one: before and after in one run")
     args = parser.parse_args(argv)
     model = FIXTURES / args.model / MODELS[args.model]
     if args.only != "inspect":
-        for row in lock_figures(model, args.rounds, not args.skip_cold, args.cache):
+        for row in lock_figures(model, args.rounds, not args.skip_cold, args.cache, args.against):
             echo(row)
     if args.only != "lock":
         for row in inspect_figures(args.rounds, args.fleet):
