@@ -59,7 +59,7 @@ __all__ = [
 def inspect(path: str | os.PathLike[str], *, project: bool = True) -> ModelFacts:
     """Read the model at `path` (file or directory); raise BadInput with one clear line if it is
     not a readable Keras/TensorFlow model. `project=False` skips the project-file search."""
-    return _inspect(Path(os.fspath(path)), {} if project else None)
+    return _inspect(Path(os.fspath(path)), Cache() if project else None)
 
 
 def inspect_all(path: str | os.PathLike[str], *, project: bool = True
@@ -67,7 +67,7 @@ def inspect_all(path: str | os.PathLike[str], *, project: bool = True
     """Every model under `path` (see discover()) with its facts, or the BadInput that refused
     it, so one run reports them all. Raises BadInput only when `path` itself is missing or
     holds no model; find_models(path).notes says what the scan skipped."""
-    cache: Cache | None = {} if project else None
+    cache = Cache() if project else None
     results: list[tuple[Path, ModelFacts | BadInput]] = []
     for model in discover(path):
         try:

@@ -34,15 +34,17 @@ def read_bounded(path: Path, limit: int, allow_empty: bool = True) -> bytes:
 
 def json_depth_ok(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
     """True when no container nests deeper than `limit` (checked without recursion)."""
-    stack = [(value, 1)]
+    if limit < 1:
+        return False  # the value itself is at depth 1
+    if not isinstance(value, (dict, list)):
+        return True
+    stack = [(value, 1)]  # containers only: a config's many scalars are never pushed
     while stack:
         item, depth = stack.pop()
-        if depth > limit:
-            return False
-        if isinstance(item, dict):
-            stack.extend((child, depth + 1) for child in item.values())
-        elif isinstance(item, list):
-            stack.extend((child, depth + 1) for child in item)
+        if depth >= limit and item:
+            return False  # its children, containers or not, sit deeper than the limit
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
     return True
 
 

@@ -67,8 +67,23 @@ _PARSERS: dict[ProjectKind, Parser] = {
     ProjectKind.CONDA_META: parse_conda_meta,
 }
 
-# A cache shared by the models of one run: key -> evidence (plus included requirement files).
-Cache = dict[tuple[object, ...], tuple[ProjectEvidence, frozenset[Path]]]
+class Cache:
+    """Shared by the models of one run (`inspect DIR`): each project file's evidence (plus the
+    requirement files it includes), and each searched directory's names. Models side by side
+    share their parent directories: listed once per run, not once per model (a directory of
+    2,200 models was listed 2,200 times)."""
+
+    def __init__(self) -> None:
+        self.evidence: dict[tuple[object, ...], tuple[ProjectEvidence, frozenset[Path]]] = {}
+        self.listings: dict[Path, _Names | None] = {}
+
+
+class _Names:
+    """A directory's entry names, and its requirements*.txt files in the order they are read."""
+
+    def __init__(self, names: set[str]):
+        self.names = names
+        self.requirement_files = _requirements_files(names)
 
 
 def search_dirs(model: Path) -> list[Path]:
@@ -95,11 +110,17 @@ def project_evidence(model: str | os.PathLike[str], cache: Cache | None = None) 
     found: list[tuple[int, int, str, ProjectEvidence]] = []
     done: set[ProjectKind] = set()
     for distance, directory in enumerate(dirs):
-        names = _listing(directory)
-        if names is None:
+        if cache is None:
+            listed = _listing(directory)
+        elif directory in cache.listings:
+            listed = cache.listings[directory]
+        else:
+            listed = cache.listings[directory] = _listing(directory)
+        if listed is None:
             continue
+        names = listed.names
         if ProjectKind.REQUIREMENTS not in done:
-            requirement_files = _requirements_files(names)
+            requirement_files = listed.requirement_files
             if requirement_files:
                 done.add(ProjectKind.REQUIREMENTS)
                 included: set[Path] = set()
@@ -138,8 +159,8 @@ def _cached(cache: Cache | None, kind: ProjectKind, path: Path, top: Path) -> tu
             key = (kind, str(path), str(top), info.st_mtime_ns, info.st_size)
         except OSError:
             key = None
-        if key is not None and key in cache:
-            return cache[key]
+        if key is not None and key in cache.evidence:
+            return cache.evidence[key]
     try:
         if kind is ProjectKind.REQUIREMENTS:
             included: set[Path] = set()
@@ -152,7 +173,7 @@ def _cached(cache: Cache | None, kind: ProjectKind, path: Path, top: Path) -> tu
         result = (ProjectEvidence(path=str(path), kind=kind, python=None, packages=(),
                                   notes=(f"{path.name}: not read ({problem})",)), frozenset())
     if cache is not None and key is not None:
-        cache[key] = result
+        cache.evidence[key] = result
     return result
 
 
@@ -165,10 +186,10 @@ def _requirements_files(names: set[str]) -> list[str]:
     return matches[:MAX_REQUIREMENTS_FILES]
 
 
-def _listing(directory: Path) -> set[str] | None:
+def _listing(directory: Path) -> _Names | None:
     try:
         with os.scandir(directory) as entries:
-            return {entry.name for entry in entries}
+            return _Names({entry.name for entry in entries})
     except OSError:
         return None
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
@@ -59,8 +60,10 @@ class TrainingEnv:
         return next((e for e in self.estimates if e.package == package), None)
 
 
+@lru_cache(maxsize=1024)
 def writer_version(text: str | None) -> Version | None:
-    """'2.2.4-tf' -> 2.2.4; None when nothing version-like is recorded."""
+    """'2.2.4-tf' -> 2.2.4; None when nothing version-like is recorded (kept per text: asked
+    for every era rule about every model)."""
     match = re.match(r"\d+(\.\d+)*", (text or "").strip())
     if not match:
         return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
@@ -29,8 +31,15 @@ def bound_probes(spec: SpecifierSet) -> set[Version] | None:
 def is_empty(spec: SpecifierSet) -> bool:
     """Whether no version satisfies `spec`. A set of ranges can only be satisfied at or next to
     one of its own bounds, so those (and their neighbours) are the versions worth trying."""
-    if not str(spec):
-        return False
+    text = str(spec)
+    return bool(text) and _empty(text)
+
+
+@lru_cache(maxsize=4096)
+def _empty(text: str) -> bool:
+    """is_empty by the set's text: inference asks the same few questions for every model of a
+    directory (~40 per model, each a dozen Version objects)."""
+    spec = SpecifierSet(text)
     probes = bound_probes(spec)
     return probes is not None and not any(spec.contains(p, prereleases=True) for p in probes)
 
