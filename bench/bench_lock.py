@@ -119,7 +119,7 @@ def inspect_figures(rounds: int, fleet: int) -> list[str]:
     h5 = FIXTURES / "tf215-h5" / "model.h5"
     firsts, imports = [], []
     for _ in range(rounds):
-        proc = subprocess.run([PYTHON, "-c", FIRST_H5, str(h5)], capture_output=True, text=True, check=True)
+        proc = subprocess.run([PYTHON, "-c", FIRST_H5, str(h5)], capture_output=True, text=True, check=True, cwd=ROOT)
         imported, first = (float(x) for x in proc.stdout.split())
         imports.append(imported)
         firsts.append(first)
@@ -130,7 +130,7 @@ def inspect_figures(rounds: int, fleet: int) -> list[str]:
             made = make_fleet(Path(tmp_text), fleet)
             per_model = Series()
             for _ in range(rounds):
-                r = run([PYTHON, "-m", "kresolve", "inspect", tmp_text, "--json"])
+                r = run([PYTHON, "-m", "kresolve", "inspect", tmp_text, "--json"], cwd=ROOT)
                 per_model.add(Run(r.seconds / made, r.max_rss_mb, r.cpu / made if r.cpu is not None else None))
             peak = per_model.peak_mb()
             rows.append(f"inspect DIR of {made} models: {fmt(per_model.seconds, 'ms/model', 1000)}"
