@@ -4,7 +4,7 @@ and the first HDF5 inspect of a process (the h5py worker's start).
 
 Run on demand (not part of the test suite; timings are never asserted by tests):
 
-    .venv/bin/python bench/bench_lock.py [--rounds 5] [--model tf215-h5] [--skip-cold] [--fleet 2200]
+    .venv/bin/python bench/bench_lock.py [--rounds 5] [--model tf215-h5] [--skip-cold] [--fleet 1000] [--against DIR]
 
 Each kresolve run is paired with a uv run of the same kind, one after the other, and every
 figure is given as min / median / max over the rounds; the ratio is taken per pair (kresolve run
@@ -26,6 +26,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from _stats import FIXTURES, PYTHON, ROOT, Run, Series, fmt, pair_rows, run, uv_binary
+
+from kresolve.artifact.discovery import MAX_MODELS
 
 MODELS = {"tf215-h5": "model.h5", "tf215-savedmodel": "model", "keras3-zip": "model.keras"}
 
@@ -128,12 +130,15 @@ def inspect_figures(rounds: int, fleet: int) -> list[str]:
     if fleet:
         with tempfile.TemporaryDirectory() as tmp_text:
             made = make_fleet(Path(tmp_text), fleet)
+            # kresolve reads at most MAX_MODELS models of one directory (and says it stopped):
+            # per model is per model read, not per model copied.
+            read = min(made, MAX_MODELS)
             per_model = Series()
             for _ in range(rounds):
                 r = run([PYTHON, "-m", "kresolve", "inspect", tmp_text, "--json"], cwd=ROOT)
-                per_model.add(Run(r.seconds / made, r.max_rss_mb, r.cpu / made if r.cpu is not None else None))
+                per_model.add(Run(r.seconds / read, r.max_rss_mb, r.cpu / read if r.cpu is not None else None))
             peak = per_model.peak_mb()
-            rows.append(f"inspect DIR of {made} models: {fmt(per_model.seconds, 'ms/model', 1000)}"
+            rows.append(f"inspect DIR of {made} models, {read} read: {fmt(per_model.seconds, 'ms/model', 1000)}"
                         + (f" (cpu {fmt(per_model.cpu, 'ms/model', 1000)})" if per_model.cpu else "")
                         + (f", peak {peak:.0f} MB" if peak is not None else ""))
     return rows
@@ -144,7 +149,8 @@ def main(argv: Sequence[str] | None = None, echo: Callable[[str], None] = print)
     parser.add_argument("--rounds", type=int, default=5, help="runs per figure (at least 5 for the report)")
     parser.add_argument("--model", choices=sorted(MODELS), default="tf215-h5")
     parser.add_argument("--skip-cold", action="store_true", help="leave out the cold figure (it re-downloads everything)")
-    parser.add_argument("--fleet", type=int, default=2200, help="models in the inspect directory (0: skip)")
+    parser.add_argument("--fleet", type=int, default=MAX_MODELS,
+                        help=f"models in the inspect directory (0: skip; kresolve reads at most {MAX_MODELS} of one)")
     parser.add_argument("--cache", type=Path, help="kresolve cache to warm and use (default: a fresh one)")
     parser.add_argument("--only", choices=("lock", "inspect"), help="run one part only")
     parser.add_argument("--against", type=Path, metavar="DIR",
