@@ -250,6 +250,65 @@ def test_hdf5_library_crash_is_contained(tmp_path):
     assert facts.keras_version == "2.3.0"
 
 
+def _crashing_copy(dest: Path) -> Path:
+    data = bytearray((SHARED / "keras21-unet-weights-only" / "unet.hdf5").read_bytes())
+    data[1617] ^= 8  # as in test_hdf5_library_crash_is_contained: libhdf5 segfaults on it
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_bytes(bytes(data))
+    return dest
+
+
+def _hanging_copy(dest: Path) -> Path:
+    data = bytearray((SHARED / "keras20-carnd-lambda" / "model.h5").read_bytes())
+    for position, mask in ((594, 2), (1197, 1), (1459, 8), (2154, 1)):  # as in the hang test below
+        data[position] ^= mask
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_bytes(bytes(data))
+    return dest
+
+
+@needs_shared
+@pytest.mark.parametrize("bad_file", ["crash", "hang"])
+def test_a_directory_read_ahead_refuses_only_the_file_the_library_fails_on(tmp_path, monkeypatch, bad_file):
+    """`inspect DIR` keeps the HDF5 reader working on the next files (h5worker.read_ahead); a
+    file the library crashes or hangs on in the middle of that queue is refused by name, and
+    the files queued after it are read by the next worker."""
+    from kresolve.artifact import h5worker, inspect_all
+
+    monkeypatch.setattr(h5worker, "REQUEST_TIMEOUT_S", 2.0)
+    good = SHARED / "keras23-small-dense" / "my_model.h5"
+    for name in ("a", "b", "d", "e", "f", "g"):
+        (tmp_path / name).mkdir()
+        shutil.copy(good, tmp_path / name / "my_model.h5")
+    broken = (_crashing_copy if bad_file == "crash" else _hanging_copy)(tmp_path / "c" / "model.h5")
+    h5worker.prestart_for(good)  # the worker runs from the first file on: every later file is read ahead
+    results = dict(inspect_all(tmp_path, project=False))
+    assert len(results) == 7
+    refusal = results.pop(broken)
+    assert isinstance(refusal, BadInput) and str(broken) in str(refusal)
+    assert ("crashed" if bad_file == "crash" else "did not finish") in str(refusal)
+    assert all(not isinstance(f, BadInput) and f.keras_version == "2.3.0" for f in results.values())
+
+
+@needs_shared
+def test_a_file_read_ahead_keeps_its_refusal_for_its_own_question(tmp_path):
+    """Asked out of the order they were read ahead: the file the worker crashed on keeps its
+    refusal for when it is asked for, and the file asked first is read by the next worker."""
+    from kresolve.artifact import h5worker
+
+    good = tmp_path / "good" / "my_model.h5"
+    good.parent.mkdir()
+    shutil.copy(SHARED / "keras23-small-dense" / "my_model.h5", good)
+    broken = _crashing_copy(tmp_path / "broken" / "unet.hdf5")
+    h5worker.prestart_for(good)
+    h5worker.read_ahead([broken, good])
+    assert h5worker._WORKER._pending == [(str(broken), "model"), (str(good), "model")]
+    assert h5worker.h5_metadata(good)["attrs"]["keras_version"] == "2.3.0"
+    with pytest.raises(BadInput, match="crashed"):
+        h5worker.h5_metadata(broken)
+    assert h5worker._WORKER._pending == [] and h5worker._WORKER._early == {}
+
+
 # Zips --------------------------------------------------------------------------------------------
 def test_zip_that_is_not_keras(tmp_path):
     path = write_zip(tmp_path / "model.keras", {"readme.txt": b"hi", "data/x.csv": b"1,2"})

@@ -29,6 +29,7 @@ from kresolve.artifact.facts import (
     TensorSpec,
 )
 from kresolve.artifact.h5 import read_h5
+from kresolve.artifact.h5worker import READ_AHEAD, read_ahead
 from kresolve.artifact.jsontext import bad
 from kresolve.artifact.sidecar import find_sidecar, read_sidecar
 from kresolve.artifact.sniff import Kind, sniff
@@ -69,7 +70,10 @@ def inspect_all(path: str | os.PathLike[str], *, project: bool = True
     holds no model; find_models(path).notes says what the scan skipped."""
     cache = Cache() if project else None
     results: list[tuple[Path, ModelFacts | BadInput]] = []
-    for model in discover(path):
+    models = list(discover(path))
+    for i, model in enumerate(models):
+        # The HDF5 reader works on the next files while this process parses this one.
+        read_ahead(models[i + 1:i + 1 + READ_AHEAD])
         try:
             results.append((model, _inspect(model, cache)))
         except BadInput as exc:

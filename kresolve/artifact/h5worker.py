@@ -27,9 +27,15 @@ from kresolve import _h5start
 from kresolve.artifact import h5meta
 from kresolve.artifact.jsontext import bad
 from kresolve.artifact.limits import MAX_JSON_BYTES
+from kresolve.errors import BadInput
 
 # A metadata read takes milliseconds; this only guards against a library stuck in a loop.
 REQUEST_TIMEOUT_S = 15.0
+# Requests sent ahead of the one being answered (read_ahead): `inspect DIR` keeps the worker
+# reading the next HDF5 files while this process parses the one before. Replies wait in memory.
+READ_AHEAD = 4
+
+_Key = tuple[str, str]  # (path, what)
 
 
 class _Worker:
@@ -37,6 +43,8 @@ class _Worker:
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
         self._lines: queue.Queue[bytes] = queue.Queue()
+        self._pending: list[_Key] = []  # sent to the worker, in order; their replies not read yet
+        self._early: dict[_Key, bytes | BadInput] = {}  # replies read before they were asked for
 
     def _start(self) -> None:
         # The reader `python -m kresolve` started before importing this (_h5start), or a new one.
@@ -53,10 +61,13 @@ class _Worker:
         """In a forked child: the parent's worker and lock are not ours to use."""
         self._lock = threading.Lock()
         self._proc = None
+        self._pending, self._early = [], {}
 
     def stop(self, kill: bool = False) -> int | None:
-        """End the worker (politely unless `kill`); return its exit code."""
+        """End the worker (politely unless `kill`); return its exit code. Requests it had not
+        answered are forgotten (asked again of the next worker)."""
         proc, self._proc = self._proc, None
+        self._pending = []
         if proc is None:
             return None
         try:
@@ -92,35 +103,89 @@ class _Worker:
             except OSError:
                 self.stop(kill=True)  # ask() starts one again, and reports a failure then
 
-    def ask(self, path: Path, what: str) -> dict[str, Any]:
+    def read_ahead(self, paths: list[Path], what: str = "model") -> None:
+        """Send requests for files about to be asked for (at most READ_AHEAD waiting), so the
+        worker reads them while the caller works on others. Without a worker running, nothing:
+        the first ask() starts one."""
         with self._lock:
-            request = {"path": str(path), "what": what, "limit": MAX_JSON_BYTES}
-            for attempt in (1, 2):  # a worker that died since its last answer is replaced once
-                try:
-                    if self._proc is not None and self._proc.poll() is not None:
-                        self.stop()  # died since its last answer: reap it, close its pipes
-                    if self._proc is None:
-                        self._start()
-                    self._send(request)
+            if self._proc is None or self._proc.poll() is not None:
+                return
+            for path in paths:
+                key = (str(path), what)
+                if len(self._pending) >= READ_AHEAD:
                     break
-                except OSError as exc:
-                    self.stop(kill=True)
-                    if attempt == 2:
-                        raise bad(path, f"could not start the HDF5 reader process ({exc})") from None
-            try:
-                line = self._lines.get(timeout=REQUEST_TIMEOUT_S)
-            except queue.Empty:
-                self.stop(kill=True)
-                raise bad(path, f"the HDF5 library did not finish reading the file's metadata in "
-                                f"{REQUEST_TIMEOUT_S:.0f} s: damaged or crafted file") from None
-            if not line.endswith(b"\n"):  # the worker died mid-request
-                code = self.stop(kill=True)
-                raise bad(path, f"the HDF5 library crashed reading this file ({_describe(code)}): "
-                                "it is damaged or crafted") from None
+                if key not in self._pending and key not in self._early:
+                    try:
+                        self._send({"path": key[0], "what": what, "limit": MAX_JSON_BYTES})
+                    except OSError:
+                        return  # the next ask() finds the worker dead and replaces it
+                    self._pending.append(key)
+
+    def ask(self, path: Path, what: str) -> dict[str, Any]:
+        key = (str(path), what)
+        with self._lock:
+            early = self._early.pop(key, None)
+            line = early if early is not None else self._reply(path, key)
+        if isinstance(line, BadInput):
+            raise line
         reply = json.loads(line)
         if "error" in reply:
             raise bad(path, reply["error"])
         return cast(dict[str, Any], reply["ok"])
+
+    def _reply(self, path: Path, key: _Key) -> bytes:
+        """The worker's reply line for `key`, sent now unless read ahead. Replies come in the
+        order of the requests: those for files read ahead are kept for their own ask()."""
+        while True:
+            if key not in self._pending:
+                self._request(path, key)
+            head = self._pending[0]
+            try:
+                line = self._next_line(Path(head[0]))
+            except BadInput as exc:  # the worker hung or died on `head`: it was stopped
+                if head == key:
+                    raise
+                self._keep(head, exc)  # refused when asked for; `key` goes to the next worker
+                continue
+            self._pending.pop(0)
+            if head == key:
+                return line
+            self._keep(head, line)
+
+    def _keep(self, key: _Key, answer: bytes | BadInput) -> None:
+        if len(self._early) >= 4 * READ_AHEAD:  # read ahead but never asked for: the oldest goes
+            self._early.pop(next(iter(self._early)))
+        self._early[key] = answer
+
+    def _request(self, path: Path, key: _Key) -> None:
+        for attempt in (1, 2):  # a worker that died since its last answer is replaced once
+            try:
+                if self._proc is not None and self._proc.poll() is not None:
+                    self.stop()  # died since its last answer: reap it, close its pipes
+                if self._proc is None:
+                    self._start()
+                self._send({"path": key[0], "what": key[1], "limit": MAX_JSON_BYTES})
+                self._pending.append(key)
+                return
+            except OSError as exc:
+                self.stop(kill=True)
+                if attempt == 2:
+                    raise bad(path, f"could not start the HDF5 reader process ({exc})") from None
+
+    def _next_line(self, path: Path) -> bytes:
+        """The next reply line; BadInput naming `path` (the file being read) when the worker
+        hangs past the timeout or dies, after stopping it."""
+        try:
+            line = self._lines.get(timeout=REQUEST_TIMEOUT_S)
+        except queue.Empty:
+            self.stop(kill=True)
+            raise bad(path, f"the HDF5 library did not finish reading the file's metadata in "
+                            f"{REQUEST_TIMEOUT_S:.0f} s: damaged or crafted file") from None
+        if not line.endswith(b"\n"):  # the worker died mid-request
+            code = self.stop(kill=True)
+            raise bad(path, f"the HDF5 library crashed reading this file ({_describe(code)}): "
+                            "it is damaged or crafted") from None
+        return line
 
 
 def _pump(proc: subprocess.Popen[bytes], lines: queue.Queue[bytes]) -> None:
@@ -157,6 +222,13 @@ def prestart_for(path: str | Path) -> None:
     offset 0, where Keras writes it): `lock` then loads the rules while h5py imports there."""
     if _h5start.can_spawn() and _h5start.is_hdf5(path):
         _WORKER.prestart()
+
+
+def read_ahead(paths: list[Path]) -> None:
+    """The HDF5 files among `paths` are asked for next ("model" metadata): the running worker
+    starts reading them now (see _Worker.read_ahead)."""
+    if sys.executable and not getattr(sys, "frozen", False):
+        _WORKER.read_ahead([p for p in paths if p.is_file() and _h5start.is_hdf5(p)])
 
 
 def h5_metadata(path: Path, what: str = "model") -> dict[str, Any]:
