@@ -144,3 +144,24 @@ def test_an_index_that_needs_no_network_reads_when_asked_in_the_asking_thread(se
         index = Index(IndexConfig((local / "simple").as_uri(), find_links=find_links), cache)
         assert index.needs_network is networked
         index.close()
+
+
+def test_a_page_past_its_max_age_is_asked_for_again_and_a_fresh_one_is_not(served, cache):
+    """With a network, a fresh cached page is read in the asking thread without a request; one
+    past its max-age goes to a worker, which asks the index again."""
+    _root, url, faults = served
+    first = Index(IndexConfig(url), cache, backoff=0)
+    names = [f.filename for f in first.files("alpha")]
+    first.close()
+    page = f"{url}/alpha/"
+    faults.hits.clear()
+    again = Index(IndexConfig(url), cache, backoff=0)
+    assert [f.filename for f in again.files("alpha")] == names and faults.hits == []  # fresh: no request
+    again.close()
+    listing = cache.get_listing(page, "alpha")
+    assert listing is not None
+    cache.revalidated(listing, 0)  # stored again with max-age 0: stale from now on
+    stale = Index(IndexConfig(url), cache, backoff=0)
+    assert [f.filename for f in stale.files("alpha")] == names
+    assert faults.hits == ["/simple/alpha/"]  # asked again, once
+    stale.close()

@@ -32,7 +32,7 @@ from packaging.version import InvalidVersion
 from ..artifact.limits import MAX_SDIST_BYTES, MiB
 from ..errors import IndexUnavailable
 from ..progress import NO_PROGRESS, Counter, Progress
-from .cache import Cache
+from .cache import Cache, Listing
 from .config import IndexConfig
 from .rangezip import RangeFile, read_dist_info_metadata
 from .sdist import READER_VERSION, is_sdist, read_sdist, refused, split_sdist_filename, unknown_from_headers
@@ -239,6 +239,7 @@ class Index:
         self._live: set[str] = set()  # indexes that served a project page: their root exists
         self._links: dict[str, list[DistFile]] = {}  # --find-links HTML pages, fetched once
         self._dirs: dict[Path, dict[str, list[Path]]] = {}  # --find-links directories, listed once
+        self._stale: dict[str, Listing] = {}  # cached pages past their max-age, handed to the worker that asks again
         self._client: httpx.Client | None = None  # made on first use (`_http`)
         self._client_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kresolve-index")
@@ -308,9 +309,8 @@ class Index:
     def _start(self, pool: ThreadPoolExecutor, load: Callable[[bool], _T]) -> Future[_T]:
         """The Future of a page or METADATA load. Without a network, read when first asked for
         (OnDemand). With one, what the cache and local files answer (a fresh cached page, any
-        cached METADATA) is read now in this thread; only what needs a request goes to a
-        worker. Reading a cached entry is CPU work under the GIL: workers would only take turns
-        with the solver for it (a warm lock's solve spent ~140 ms waiting for the GIL)."""
+        cached METADATA) is read now in this thread, for the reason OnDemand gives; only what
+        needs a request goes to a worker."""
         if not self.needs_network:
             return OnDemand(lambda: load(False))
         future: Future[_T] = Future()
@@ -389,13 +389,19 @@ class Index:
                 return []
             # Parsed once per page content (cache.local_listing), as the cached pages of a remote index are.
             return self.cache.local_listing(url, page.read_text("utf-8", "replace"), name).page(index_url)
-        cached = self.cache.get_listing(url, name)  # stored parsed (cache.Listing): no page parsing when warm
+        with self._lock:
+            cached = self._stale.pop(url, None)  # read by the try without network just before
+        if cached is None:
+            cached = self.cache.get_listing(url, name)  # stored parsed (cache.Listing): no page parsing when warm
         if cached and (self.offline or cached.fresh()):
             self._live.add(index_url)  # it served this page before: it is an index
             return cached.page(index_url)
         if self.offline:
             raise IndexUnavailable(f"offline: no cached index page for {name!r} from {index_url}")
         if not network:
+            if cached is not None:
+                with self._lock:
+                    self._stale[url] = cached  # the worker revalidates it without reading it again
             raise _NeedsNetwork
         headers = {"Accept": ACCEPT}
         if cached and cached.etag:
