@@ -104,9 +104,10 @@ class _Worker:
                 self.stop(kill=True)  # ask() starts one again, and reports a failure then
 
     def read_ahead(self, paths: list[Path], what: str = "model") -> None:
-        """Send requests for files about to be asked for (at most READ_AHEAD waiting), so the
-        worker reads them while the caller works on others. Without a worker running, nothing:
-        the first ask() starts one."""
+        """Send requests for the HDF5 files among `paths`, about to be asked for (at most
+        READ_AHEAD waiting), so the worker reads them while the caller works on others. Without
+        a worker running, nothing: the first ask() starts one. A file already asked ahead is not
+        opened again to check its signature."""
         with self._lock:
             if self._proc is None or self._proc.poll() is not None:
                 return
@@ -114,12 +115,12 @@ class _Worker:
                 key = (str(path), what)
                 if len(self._pending) >= READ_AHEAD:
                     break
-                if key not in self._pending and key not in self._early:
-                    try:
-                        self._send({"path": key[0], "what": what, "limit": MAX_JSON_BYTES})
-                    except OSError:
-                        return  # the next ask() finds the worker dead and replaces it
-                    self._pending.append(key)
+                if key in self._pending or key in self._early or not _h5start.is_hdf5(path):
+                    continue
+                try:
+                    self._send_key(key)
+                except OSError:
+                    return  # the next ask() finds the worker dead and replaces it
 
     def ask(self, path: Path, what: str) -> dict[str, Any]:
         key = (str(path), what)
@@ -164,13 +165,17 @@ class _Worker:
                     self.stop()  # died since its last answer: reap it, close its pipes
                 if self._proc is None:
                     self._start()
-                self._send({"path": key[0], "what": key[1], "limit": MAX_JSON_BYTES})
-                self._pending.append(key)
+                self._send_key(key)
                 return
             except OSError as exc:
                 self.stop(kill=True)
                 if attempt == 2:
                     raise bad(path, f"could not start the HDF5 reader process ({exc})") from None
+
+    def _send_key(self, key: _Key) -> None:
+        """Ask the running worker for `key`; its reply comes after those of the requests before it."""
+        self._send({"path": key[0], "what": key[1], "limit": MAX_JSON_BYTES})
+        self._pending.append(key)
 
     def _next_line(self, path: Path) -> bytes:
         """The next reply line; BadInput naming `path` (the file being read) when the worker
@@ -228,7 +233,7 @@ def read_ahead(paths: list[Path]) -> None:
     """The HDF5 files among `paths` are asked for next ("model" metadata): the running worker
     starts reading them now (see _Worker.read_ahead)."""
     if sys.executable and not getattr(sys, "frozen", False):
-        _WORKER.read_ahead([p for p in paths if p.is_file() and _h5start.is_hdf5(p)])
+        _WORKER.read_ahead(paths)
 
 
 def h5_metadata(path: Path, what: str = "model") -> dict[str, Any]:
