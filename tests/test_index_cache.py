@@ -3,6 +3,7 @@ without parsing; a cache written by an earlier kresolve (rows without groups, or
 only) stays usable offline; a damaged entry is a miss, never a crash."""
 
 import json
+import zlib
 
 import pytest
 from localindex import make_wheel, serve, write_simple_index
@@ -132,6 +133,28 @@ def test_a_damaged_or_truncated_entry_is_a_miss(cache):
         offline.close()
     assert Listing.decode(data, page, "beta") is None  # another project's entry
     assert Listing.decode(data, "https://example.test/simple/beta/", "alpha") is None
+
+
+def test_an_entry_written_by_the_json_encoder_of_earlier_kresolves_reads_the_same(cache):
+    """Entries are now written by orjson (UTF-8 as is); an earlier kresolve wrote them with json
+    (non-ASCII as \\u escapes). Both spellings of the same listing read as the same rows."""
+    page = "https://example.test/simple/alpha/"
+    body = json.dumps({"files": [{"filename": "alpha-1.0-py3-none-any.whl", "url": "https://x.test/alpha-1.0-py3-none-any.whl",
+                                  "hashes": {"sha256": "d" * 64}, "requires-python": ">=3.8 \u2014 caf\u00e9"}]})
+    listing = cache.put_listing(page, body, JSON_TYPE, '"\u00e9tag"', 600, "alpha")
+    ours = listing.encode()
+    assert "caf\u00e9".encode() in ours and b"\\u00e9" not in ours  # orjson writes UTF-8
+    head, *blocks = ours[9:].split(b"\n", 1)
+    header = json.loads(head)
+    rows = json.loads(blocks[0])
+    old_block = json.dumps(rows, separators=(",", ":")).encode()
+    header["groups"][0][2:] = [0, len(old_block)]
+    old_head = json.dumps(header, separators=(",", ":")).encode() + b"\n"
+    old = b"%08x\n" % zlib.crc32(old_head + old_block) + old_head + old_block
+    assert b"\\u00e9" in old
+    decoded = Listing.decode(old, page, "alpha")
+    assert decoded is not None and decoded[0].rows == listing.rows and decoded[0].etag == '"\u00e9tag"'
+    assert decoded[0].rows[0][3] == ">=3.8 \u2014 caf\u00e9"
 
 
 def test_groups_made_by_another_packaging_are_made_again_from_the_rows(cache, monkeypatch):

@@ -6,7 +6,8 @@ dozen pages with ~43,000 files and looks at a few hundred: loading a page reads 
 (the versions and where their rows are), and only the rows of the versions looked at are parsed;
 no HTML/JSON page parsing, URL resolution or filename splitting. A re-fetched page whose body
 hash is unchanged keeps its groups.
-JSON, not pickle: the cache directory may be shared, and loading it must never run code.
+JSON, not pickle: the cache directory may be shared, and loading it must never run code. Written
+and read with orjson (entries json wrote, with \\u escapes, read the same).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import orjson
 import packaging
 
 from .simple import ROW_FIELDS, ROW_FORMAT, DistFile, Group, PageRows, Row, RowBlock, group_rows, page_rows
@@ -106,7 +108,7 @@ class Listing:
                   "count": self.count, "content_type": self.content_type, "etag": self.etag,
                   "body_sha256": self.body_sha256, "fetched": self.fetched, "max_age": self.max_age,
                   "groups": spans}
-        head = json.dumps(header, separators=(",", ":")).encode() + b"\n"
+        head = orjson.dumps(header) + b"\n"
         crc = zlib.crc32(head)
         for block in blocks:  # one join below: a big page is not copied once more per step
             crc = zlib.crc32(block, crc)
@@ -120,7 +122,7 @@ class Listing:
             if data[8:9] != b"\n" or int(data[:8], 16) != zlib.crc32(memoryview(data)[9:]):
                 return None
             newline = data.index(b"\n", 9)
-            header = json.loads(data[9:newline])
+            header = orjson.loads(memoryview(data)[9:newline])
             if header.get("format") != LISTING_FORMAT or header["url"] != url or header["project"] != project:
                 return None
             base, size = newline + 1, len(data) - newline - 1  # the groups' rows follow: sliced when parsed
