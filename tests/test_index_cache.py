@@ -107,6 +107,22 @@ def test_a_page_fetched_again_with_the_same_body_keeps_its_groups(cache):
     assert read is not None and read.rows == again.rows and read.etag == '"v2"' and read.max_age == 60
 
 
+def test_a_page_given_as_bytes_is_the_same_listing_as_its_text(cache):
+    """The client hands a JSON page over as its bytes (no second copy as text): same rows and
+    the same body digest, so a page cached from its text is still recognised as unchanged."""
+    page = "https://example.test/simple/alpha/"
+    body = json.dumps({"files": [{"filename": f"alpha-1.{i}-py3-none-any.whl", "url": f"https://x.test/alpha-1.{i}-py3-none-any.whl",
+                                  "hashes": {"sha256": "e" * 64}, "requires-python": ">=3.8, caf\u00e9"} for i in range(3)]},
+                      ensure_ascii=False)
+    from_text = cache.put_listing(page, body, JSON_TYPE, None, 600, "alpha")
+    from_bytes = cache.put_listing(page, body.encode(), JSON_TYPE, None, 600, "alpha")
+    assert from_bytes.rows == from_text.rows and len(from_bytes.rows) == 3
+    assert from_bytes.body_sha256 == from_text.body_sha256
+    html = "".join(f"<a href='https://x.test/alpha-1.{i}.tar.gz#sha256={'c' * 64}'>x</a>" for i in range(2))
+    assert cache.put_listing(page, html.encode(), "text/html", None, 600, "alpha").rows == \
+        cache.put_listing(page, html, "text/html", None, 600, "alpha").rows
+
+
 def test_an_unreadable_page_is_not_cached(cache):
     page = "https://example.test/simple/alpha/"
     with pytest.raises(ValueError):

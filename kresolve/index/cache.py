@@ -258,11 +258,13 @@ class Cache:
         atomic_write(self._listing_path(listing.url), listing.encode())
         return listing
 
-    def put_listing(self, url: str, body: str, content_type: str, etag: str | None, max_age: int, project: str,
+    def put_listing(self, url: str, body: str | bytes, content_type: str, etag: str | None, max_age: int, project: str,
                     previous: Listing | None = None, fetched: float | None = None) -> Listing:
         """Parse and store a page just fetched (its groups kept from `previous` when the body is
-        the same). Raises ValueError for a page that cannot be parsed, storing nothing."""
-        digest = hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
+        the same). Raises ValueError for a page that cannot be parsed, storing nothing. `body`
+        as bytes is hashed as it is (the same digest as its text for a UTF-8 page)."""
+        raw = body if isinstance(body, bytes) else body.encode("utf-8", "surrogatepass")
+        digest = hashlib.sha256(raw).hexdigest()
         when = time.time() if fetched is None else fetched
         if (previous is not None and previous.body_sha256 == digest and previous.content_type == content_type
                 and previous.project == project):

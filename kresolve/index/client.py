@@ -36,7 +36,7 @@ from .cache import Cache, Listing
 from .config import IndexConfig
 from .rangezip import RangeFile, read_dist_info_metadata
 from .sdist import READER_VERSION, is_sdist, read_sdist, refused, split_sdist_filename, unknown_from_headers
-from .simple import ACCEPT, DistFile, PageRows, ProjectFiles, parse_page
+from .simple import ACCEPT, DistFile, PageRows, ProjectFiles, is_json, parse_page
 
 if TYPE_CHECKING:
     import ssl
@@ -416,8 +416,12 @@ class Index:
         self.stats["pages_fetched"] += 1
         self.progress.advance(Counter.PAGES)
         try:
-            listing = self.cache.put_listing(url, response.text, response.headers.get("content-type", "text/html"),
-                                             response.headers.get("etag"), max_age, name, previous=cached)
+            content_type = response.headers.get("content-type", "text/html")
+            # A JSON page is parsed from its bytes: its text would be a second copy of a page of
+            # up to ~5 MB (grpcio), kept by the response while the page is parsed.
+            body = response.content if is_json(content_type) else response.text
+            listing = self.cache.put_listing(url, body, content_type, response.headers.get("etag"), max_age, name,
+                                             previous=cached)
         except ValueError as exc:
             raise IndexUnavailable(f"index {index_url} sent an unreadable page for {name!r}: {exc}") from None
         return listing.page(index_url)

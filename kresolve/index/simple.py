@@ -94,7 +94,7 @@ def html_rows(body: str, page_url: str) -> list[Row]:
     return rows
 
 
-def json_rows(body: str, page_url: str) -> list[Row]:
+def json_rows(body: str | bytes, page_url: str) -> list[Row]:
     """A PEP 691 JSON page's files as rows (DistFile.row's layout); ValueError if not JSON.
 
     orjson, not json: a cold lock reads ~19 MB of pages (grpcio's alone is 4.9 MB), and parsing
@@ -115,11 +115,16 @@ def json_rows(body: str, page_url: str) -> list[Row]:
     return rows
 
 
-def page_rows(body: str, content_type: str, page_url: str) -> list[Row]:
-    """The page's files as rows, straight from the body: what the page cache stores."""
-    if content_type.split(";")[0].strip() == JSON_TYPE:
+def is_json(content_type: str) -> bool:
+    return content_type.split(";")[0].strip() == JSON_TYPE
+
+
+def page_rows(body: str | bytes, content_type: str, page_url: str) -> list[Row]:
+    """The page's files as rows, straight from the body: what the page cache stores. A JSON page
+    may be given as its bytes (JSON is UTF-8); an HTML page as bytes is read as UTF-8."""
+    if is_json(content_type):
         return json_rows(body, page_url)
-    return html_rows(body, page_url)
+    return html_rows(body if isinstance(body, str) else body.decode("utf-8", "replace"), page_url)
 
 
 def parse_html(body: str, page_url: str, index: str = "") -> list[DistFile]:
