@@ -159,6 +159,11 @@ class Listing:
             return None
 
 
+def _body_digest(body: str | bytes) -> str:
+    """A page body's sha256 (Listing.body_sha256): of its UTF-8 bytes, however it was given."""
+    return hashlib.sha256(body if isinstance(body, bytes) else body.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def _file_key(path: Path, st: os.stat_result) -> str:
     return f"{path}\0{st.st_size}\0{st.st_mtime_ns}"
 
@@ -263,8 +268,7 @@ class Cache:
         """Parse and store a page just fetched (its groups kept from `previous` when the body is
         the same). Raises ValueError for a page that cannot be parsed, storing nothing. `body`
         as bytes is hashed as it is (the same digest as its text for a UTF-8 page)."""
-        raw = body if isinstance(body, bytes) else body.encode("utf-8", "surrogatepass")
-        digest = hashlib.sha256(raw).hexdigest()
+        digest = _body_digest(body)
         when = time.time() if fetched is None else fetched
         if (previous is not None and previous.body_sha256 == digest and previous.content_type == content_type
                 and previous.project == project):
@@ -279,7 +283,7 @@ class Cache:
         it was made from (a local page has no validators, but reading and hashing it costs a
         fraction of parsing its HTML). Stored best-effort: an unwritable cache parses each time.
         Raises ValueError for a page that cannot be parsed, as put_listing does."""
-        digest = hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
+        digest = _body_digest(body)
         cached = self.get_listing(url, project)
         if cached is not None and cached.body_sha256 == digest and cached.content_type == LOCAL_TYPE:
             return cached
